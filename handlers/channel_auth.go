@@ -1,0 +1,109 @@
+package handlers
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pusher-authd/pusher-authd/channel"
+	"github.com/pusher-authd/pusher-authd/policy"
+	"github.com/pusher-authd/pusher-authd/signer"
+)
+
+// ChannelAuth answers pusher-js channel authorization requests
+// (channelAuthorization.endpoint) for private-, presence- and
+// private-encrypted- channels.
+type ChannelAuth struct {
+	Apps         AppResolver
+	Log          *slog.Logger
+	MaxBodyBytes int64
+}
+
+// Handle verifies the session, applies the policy and replies with the
+// signed auth. Validation comes first (400), then the session (401), then
+// the policy (403).
+func (h *ChannelAuth) Handle(c echo.Context) error {
+	started := time.Now()
+	rec := &decisionRecord{endpoint: "channel_auth", decision: "error"}
+	reply, err := h.authorize(c, rec)
+	if err != nil {
+		apiErr := toAPIError(err)
+		rec.status = apiErr.Status
+		if rec.reason == "" {
+			rec.reason = apiErr.Reason
+		}
+		if apiErr.Detail != "" && rec.detail == "" {
+			rec.detail = apiErr.Detail
+		}
+		logDecision(c.Request().Context(), h.Log, rec, started)
+		return writeError(c, apiErr)
+	}
+	rec.status = http.StatusOK
+	logDecision(c.Request().Context(), h.Log, rec, started)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, reply)
+}
+
+func (h *ChannelAuth) authorize(c echo.Context, rec *decisionRecord) ([]byte, error) {
+	app, err := h.Apps(c)
+	if err != nil {
+		return nil, err
+	}
+	rec.app = app.Name
+
+	body, err := readBody(c, h.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	req, err := parseBody(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.validateSocketID(); err != nil {
+		return nil, err
+	}
+	rec.socketID = req.SocketID
+	kind, err := req.validateChannel()
+	if err != nil {
+		return nil, err
+	}
+	rec.channel, rec.kind = req.ChannelName, kind.String()
+
+	claims, err := authenticate(c, app, req)
+	if err != nil {
+		return nil, err
+	}
+	if sub, ok := claims["sub"].(string); ok {
+		rec.userID = sub
+	}
+
+	d := app.Policy.Decide(c.Request().Context(), policy.Input{
+		Channel:  req.ChannelName,
+		Kind:     kind,
+		SocketID: req.SocketID,
+		Claims:   claims,
+		Params:   req.Params,
+	})
+	rec.fromDecision(d)
+	if !d.Allow {
+		return nil, &apiError{Status: http.StatusForbidden, Reason: string(d.Reason),
+			Message: "the policy does not allow this session on this channel"}
+	}
+
+	if kind == channel.KindPresence {
+		rec.userID = d.Member.UserID
+		reply, err := app.Signer.Presence(req.SocketID, req.ChannelName, signer.Member{
+			UserID:   d.Member.UserID,
+			UserInfo: d.Member.UserInfo,
+		})
+		if errors.Is(err, signer.ErrUserInfo) {
+			rec.decision, rec.reason, rec.detail = "deny", string(policy.ReasonMemberError), err.Error()
+			return nil, &apiError{Status: http.StatusForbidden, Reason: string(policy.ReasonMemberError),
+				Message: "the policy could not build a presence member for this session"}
+		}
+		return reply, err
+	}
+	return app.Signer.Channel(req.SocketID, req.ChannelName)
+}

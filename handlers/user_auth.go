@@ -1,0 +1,92 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pusher-authd/pusher-authd/policy"
+)
+
+// UserAuth answers pusher-js user authentication requests
+// (userAuthentication.endpoint, sent by pusher.signin()).
+type UserAuth struct {
+	Apps         AppResolver
+	Log          *slog.Logger
+	MaxBodyBytes int64
+}
+
+// Handle verifies the session, builds user_data from the sign-in policy and
+// replies with {"auth","user_data"}.
+func (h *UserAuth) Handle(c echo.Context) error {
+	started := time.Now()
+	rec := &decisionRecord{endpoint: "user_auth", decision: "error"}
+	reply, err := h.authenticate(c, rec)
+	if err != nil {
+		apiErr := toAPIError(err)
+		rec.status = apiErr.Status
+		if rec.reason == "" {
+			rec.reason = apiErr.Reason
+		}
+		if apiErr.Detail != "" && rec.detail == "" {
+			rec.detail = apiErr.Detail
+		}
+		logDecision(c.Request().Context(), h.Log, rec, started)
+		return writeError(c, apiErr)
+	}
+	rec.status = http.StatusOK
+	logDecision(c.Request().Context(), h.Log, rec, started)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, reply)
+}
+
+func (h *UserAuth) authenticate(c echo.Context, rec *decisionRecord) ([]byte, error) {
+	app, err := h.Apps(c)
+	if err != nil {
+		return nil, err
+	}
+	rec.app = app.Name
+
+	body, err := readBody(c, h.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	req, err := parseBody(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.validateSocketID(); err != nil {
+		return nil, err
+	}
+	rec.socketID = req.SocketID
+
+	claims, err := authenticate(c, app, req)
+	if err != nil {
+		return nil, err
+	}
+	if sub, ok := claims["sub"].(string); ok {
+		rec.userID = sub
+	}
+
+	d := app.Policy.SignIn(c.Request().Context(), policy.Input{
+		SocketID: req.SocketID,
+		Claims:   claims,
+		Params:   req.Params,
+	})
+	rec.fromDecision(d)
+	if !d.Allow {
+		return nil, &apiError{Status: http.StatusForbidden, Reason: string(d.Reason),
+			Message: "the policy does not allow this session to sign in"}
+	}
+	rec.userID = d.UserData.ID
+
+	userData := map[string]any{"id": d.UserData.ID}
+	if len(d.UserData.UserInfo) > 0 {
+		userData["user_info"] = d.UserData.UserInfo
+	}
+	if d.UserData.Watchlist != nil {
+		userData["watchlist"] = d.UserData.Watchlist
+	}
+	return app.Signer.User(req.SocketID, userData)
+}
