@@ -158,8 +158,13 @@ func loadConfig(path string) (*Loaded, error) {
 	}
 	var cfg Config
 	if err := expanded.UnmarshalExact(&cfg); err != nil {
+		// Report unknown keys and type errors, then keep validating what
+		// did decode, so one run lists every problem.
 		problems = append(problems, decodeProblems(err)...)
-		return nil, &ConfigError{Source: src, Problems: problems}
+		cfg = Config{}
+		if err := expanded.Unmarshal(&cfg); err != nil {
+			return nil, &ConfigError{Source: src, Problems: problems}
+		}
 	}
 
 	app, buildProblems := buildApp(&cfg)

@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/spf13/cobra"
 
 	"github.com/pusher-authd/pusher-authd/handlers"
@@ -112,22 +110,6 @@ func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// newEcho builds the router: the two auth endpoints, JSON errors for every
-// other path and method, and panic recovery.
-func newEcho(cfg ServerConfig, apps handlers.AppResolver, log *slog.Logger) *echo.Echo {
-	e := echo.New()
-	e.HideBanner = true
-	e.HidePort = true
-	e.HTTPErrorHandler = handlers.ErrorHandler(log)
-	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
-
-	channelAuth := &handlers.ChannelAuth{Apps: apps, Log: log, MaxBodyBytes: cfg.MaxBodyBytes}
-	userAuth := &handlers.UserAuth{Apps: apps, Log: log, MaxBodyBytes: cfg.MaxBodyBytes}
-	e.POST(cfg.ChannelAuthPath, channelAuth.Handle)
-	e.POST(cfg.UserAuthPath, userAuth.Handle)
-	return e
-}
-
 func serve(ctx context.Context, configPath, listen string, logOut io.Writer) error {
 	loaded, err := loadConfig(configPath)
 	if err != nil {
@@ -144,7 +126,11 @@ func serve(ctx context.Context, configPath, listen string, logOut io.Writer) err
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
-	e := newEcho(cfg.Server, handlers.StaticApp(loaded.App), log)
+	e := handlers.NewEcho(handlers.Routes{
+		ChannelAuthPath: cfg.Server.ChannelAuthPath,
+		UserAuthPath:    cfg.Server.UserAuthPath,
+		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
+	}, handlers.StaticApp(loaded.App), log)
 	srv := &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -24,6 +24,8 @@ type apiError struct {
 	Message string
 	// Detail goes to the log only.
 	Detail string
+	// Challenge is the WWW-Authenticate value of a 401.
+	Challenge string
 }
 
 func (e *apiError) Error() string {
@@ -44,8 +46,8 @@ type errorBody struct {
 // could not be fetched) with a WWW-Authenticate header as RFC 6750 asks.
 func writeError(c echo.Context, err error) error {
 	apiErr := toAPIError(err)
-	if apiErr.Status == http.StatusUnauthorized {
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, wwwAuthenticate(err))
+	if apiErr.Challenge != "" {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, apiErr.Challenge)
 	}
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
@@ -66,7 +68,7 @@ func toAPIError(err error) *apiError {
 				Message: "the session keys could not be fetched; retry later", Detail: sessErr.Detail}
 		}
 		return &apiError{Status: http.StatusUnauthorized, Reason: string(sessErr.Reason),
-			Message: sessionMessages[sessErr.Reason], Detail: sessErr.Detail}
+			Message: sessionMessages[sessErr.Reason], Detail: sessErr.Detail, Challenge: challenge(sessErr)}
 	}
 	return &apiError{Status: http.StatusInternalServerError, Reason: "internal_error",
 		Message: "the server failed to answer; see its log", Detail: err.Error()}
@@ -89,9 +91,10 @@ var sessionMessages = map[session.Reason]string{
 	session.ReasonInvalidToken:           "the session token is invalid",
 }
 
-func wwwAuthenticate(err error) string {
-	var sessErr *session.Error
-	if !errors.As(err, &sessErr) || !sessErr.TokenSent {
+// challenge returns the WWW-Authenticate value for a rejected session, with
+// the RFC 6750 error attribute when a token or header was sent.
+func challenge(sessErr *session.Error) string {
+	if !sessErr.TokenSent {
 		return `Bearer realm="pusher-authd"`
 	}
 	if sessErr.Reason == session.ReasonMalformedAuthorization {
