@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -94,16 +93,10 @@ func (h *ChannelAuth) authorize(c echo.Context, rec *decisionRecord) ([]byte, er
 
 	if kind == channel.KindPresence {
 		rec.userID = d.Member.UserID
-		reply, err := app.Signer.Presence(req.SocketID, req.ChannelName, signer.Member{
+		return app.Signer.Presence(req.SocketID, req.ChannelName, signer.Member{
 			UserID:   d.Member.UserID,
 			UserInfo: d.Member.UserInfo,
 		})
-		if errors.Is(err, signer.ErrUserInfo) {
-			rec.decision, rec.reason, rec.detail = "deny", string(policy.ReasonMemberError), err.Error()
-			return nil, &apiError{Status: http.StatusForbidden, Reason: string(policy.ReasonMemberError),
-				Message: "the policy could not build a presence member for this session"}
-		}
-		return reply, err
 	}
 	return app.Signer.Channel(req.SocketID, req.ChannelName)
 }

@@ -204,8 +204,6 @@ func TestChannelAuthBadInput(t *testing.T) {
 			wantStatus: 413, wantReason: "body_too_large"},
 		{name: "explicit deny rule gets 403", body: "socket_id=1.1&channel_name=private-vault", wantStatus: 403, wantReason: "denied_by_rule"},
 		{name: "no matching rule gets 403", body: "socket_id=1.1&channel_name=presence-other", wantStatus: 403, wantReason: "no_rule"},
-		{name: "nested user_info cannot be a presence member", body: "socket_id=1.1&channel_name=presence-nested",
-			wantStatus: 403, wantReason: "member_error"},
 		{name: "GET gets 405", method: http.MethodGet, wantStatus: 405, wantReason: "method_not_allowed"},
 		{name: "unknown path gets 404", path: "/pusher/other", wantStatus: 404, wantReason: "not_found"},
 	}

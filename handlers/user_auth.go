@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pusher-authd/pusher-authd/policy"
+	"github.com/pusher-authd/pusher-authd/signer"
 )
 
 // UserAuth answers pusher-js user authentication requests
@@ -81,12 +82,9 @@ func (h *UserAuth) authenticate(c echo.Context, rec *decisionRecord) ([]byte, er
 	}
 	rec.userID = d.UserData.ID
 
-	userData := map[string]any{"id": d.UserData.ID}
-	if len(d.UserData.UserInfo) > 0 {
-		userData["user_info"] = d.UserData.UserInfo
-	}
-	if d.UserData.Watchlist != nil {
-		userData["watchlist"] = d.UserData.Watchlist
-	}
-	return app.Signer.User(req.SocketID, userData)
+	return app.Signer.User(req.SocketID, signer.UserData{
+		ID:        d.UserData.ID,
+		UserInfo:  d.UserData.UserInfo,
+		Watchlist: d.UserData.Watchlist,
+	})
 }

@@ -1,23 +1,25 @@
 // Package signer builds the signed replies that pusher-js and Pusher-protocol
-// servers expect, using the official Go server library (pusher-http-go) so
-// that the bytes match what Pusher's own SDK returns.
+// servers expect. Private and encrypted replies come from pusher-http-go,
+// Pusher's Go server library; presence and sign-in replies are encoded here
+// so that their bytes match Pusher's Node server SDK.
 package signer
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 
 	pusher "github.com/pusher/pusher-http-go/v5"
 )
 
 // MasterKeySize is the length in bytes of the end-to-end encryption master key.
 const MasterKeySize = 32
-
-// ErrUserInfo marks a user_info value that cannot be sent as a presence member.
-var ErrUserInfo = errors.New("invalid user_info")
 
 // App holds the credentials of one Pusher app.
 type App struct {
@@ -32,6 +34,8 @@ type App struct {
 // Signer signs channel authorizations and user authentications for one app.
 type Signer struct {
 	client *pusher.Client
+	key    string
+	secret []byte
 }
 
 // New returns a Signer for app after checking its credentials.
@@ -44,7 +48,7 @@ func New(app App) (*Signer, error) {
 			return nil, err
 		}
 	}
-	return &Signer{client: &pusher.Client{
+	return &Signer{key: app.Key, secret: []byte(app.Secret), client: &pusher.Client{
 		AppID:                     app.ID,
 		Key:                       app.Key,
 		Secret:                    app.Secret,
@@ -78,65 +82,82 @@ func (s *Signer) Channel(socketID, channel string) ([]byte, error) {
 
 // Member is a presence channel member as Pusher servers receive it.
 type Member struct {
-	UserID string
+	UserID string `json:"user_id"`
 	// UserInfo is left out of channel_data when empty.
-	UserInfo map[string]any
+	UserInfo map[string]any `json:"user_info,omitempty"`
+}
+
+// UserData is what pusher.signin() sends to the server.
+type UserData struct {
+	ID       string         `json:"id"`
+	UserInfo map[string]any `json:"user_info,omitempty"`
+	// Watchlist lists the user ids whose online status this user may watch.
+	Watchlist []string `json:"watchlist,omitempty"`
+}
+
+// presenceReply puts auth first, as pusher-http-go and Pusher's docs do. The
+// Node SDK writes channel_data first; the field values are the same bytes.
+type presenceReply struct {
+	Auth        string `json:"auth"`
+	ChannelData string `json:"channel_data"`
+}
+
+type userReply struct {
+	Auth     string `json:"auth"`
+	UserData string `json:"user_data"`
 }
 
 // Presence returns the {"auth","channel_data"} reply for a presence channel.
-// pusher-http-go carries user_info as a map of strings, so string values pass
-// as they are, numbers and booleans are sent as their JSON text, and nested
-// lists or maps are rejected with ErrUserInfo.
+//
+// pusher-http-go cannot build this reply: its MemberData carries user_info
+// as a map of strings only, and encoding/json's default HTML escaping makes
+// channel_data differ from what the Node SDK signs for names with <, > or &.
+// So channel_data is encoded here without HTML escaping and signed with the
+// same HMAC-SHA256 over "<socket_id>:<channel>:<channel_data>".
 func (s *Signer) Presence(socketID, channel string, m Member) ([]byte, error) {
-	info, err := stringMap(m.UserInfo)
+	channelData, err := encodeJSON(m)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode channel_data for %s: %w", channel, err)
 	}
-	member := pusher.MemberData{UserID: m.UserID, UserInfo: info}
-	reply, err := s.client.AuthorizePresenceChannel(channelParams(socketID, channel), member)
-	if err != nil {
-		return nil, fmt.Errorf("sign presence auth for %s: %v", channel, err)
-	}
-	return reply, nil
+	reply := presenceReply{ChannelData: string(channelData), Auth: s.sign(socketID + ":" + channel + ":" + string(channelData))}
+	return encodeJSON(reply)
 }
 
-// User returns the {"auth","user_data"} reply for pusher.signin(). userData
-// must hold a non-empty string "id"; the library encodes it with sorted keys.
-func (s *Signer) User(socketID string, userData map[string]any) ([]byte, error) {
-	params := "socket_id=" + url.QueryEscape(socketID)
-	reply, err := s.client.AuthenticateUser([]byte(params), userData)
-	if err != nil {
-		return nil, fmt.Errorf("sign user auth: %v", err)
+// User returns the {"auth","user_data"} reply for pusher.signin(), signed
+// over "<socket_id>::user::<user_data>". It is built here, not by
+// pusher-http-go, for the same encoding reasons as Presence.
+func (s *Signer) User(socketID string, u UserData) ([]byte, error) {
+	if u.ID == "" {
+		return nil, errors.New("sign user auth: empty user id")
 	}
-	return reply, nil
+	userData, err := encodeJSON(u)
+	if err != nil {
+		return nil, fmt.Errorf("encode user_data: %w", err)
+	}
+	reply := userReply{Auth: s.sign(socketID + "::user::" + string(userData)), UserData: string(userData)}
+	return encodeJSON(reply)
+}
+
+// sign returns "<key>:<hex HMAC-SHA256 of stringToSign>", the auth value of
+// every reply (Pusher docs, "Auth signatures").
+func (s *Signer) sign(stringToSign string) string {
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write([]byte(stringToSign))
+	return s.key + ":" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// encodeJSON encodes v like JSON.stringify does for the same data: no HTML
+// escaping and no trailing newline. Map keys come out sorted.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func channelParams(socketID, channel string) []byte {
 	return []byte("socket_id=" + url.QueryEscape(socketID) + "&channel_name=" + url.QueryEscape(channel))
-}
-
-func stringMap(in map[string]any) (map[string]string, error) {
-	if len(in) == 0 {
-		return nil, nil
-	}
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		switch v := v.(type) {
-		case string:
-			out[k] = v
-		case bool:
-			out[k] = strconv.FormatBool(v)
-		case int64:
-			out[k] = strconv.FormatInt(v, 10)
-		case uint64:
-			out[k] = strconv.FormatUint(v, 10)
-		case float64:
-			out[k] = strconv.FormatFloat(v, 'f', -1, 64)
-		case nil:
-			return nil, fmt.Errorf("%w: user_info.%s is null", ErrUserInfo, k)
-		default:
-			return nil, fmt.Errorf("%w: user_info.%s is a %T, want a string, number or boolean", ErrUserInfo, k, v)
-		}
-	}
-	return out, nil
 }
