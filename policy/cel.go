@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -141,7 +142,7 @@ func idString(v ref.Val) (string, error) {
 	case types.Double:
 		f := float64(v)
 		if f != math.Trunc(f) || math.IsInf(f, 0) {
-			return "", fmt.Errorf("id %v is not a whole number", f)
+			return "", errNotWholeNumber
 		}
 		return strconv.FormatFloat(f, 'f', -1, 64), nil
 	default:
@@ -207,7 +208,7 @@ func toNative(v ref.Val) (any, error) {
 			key := it.Next()
 			k, ok := key.(types.String)
 			if !ok {
-				return nil, fmt.Errorf("map key %v is %s, want string", key, key.Type().TypeName())
+				return nil, fmt.Errorf("map key is %s, want string", key.Type().TypeName())
 			}
 			val, err := toNative(v.Get(key))
 			if err != nil {
@@ -217,7 +218,7 @@ func toNative(v ref.Val) (any, error) {
 		}
 		return out, nil
 	case traits.Lister:
-		var out []any
+		out := []any{}
 		for it := v.Iterator(); it.HasNext() == types.True; {
 			val, err := toNative(it.Next())
 			if err != nil {
@@ -229,4 +230,43 @@ func toNative(v ref.Val) (any, error) {
 	default:
 		return nil, fmt.Errorf("value of type %s cannot be sent as JSON", v.Type().TypeName())
 	}
+}
+
+var errNotWholeNumber = errors.New("id is a number with a fraction")
+
+// celFailureKinds are CEL error messages that carry the offending value
+// after the prefix (a missing key, a malformed timestamp). The value may be
+// a claim, so evalFailure keeps only the prefix.
+var celFailureKinds = []string{
+	"no such key",
+	"no such attribute",
+	"no such overload",
+	"no matching overload",
+	"operation cancelled: actual cost limit exceeded",
+	"division by zero",
+	"index out of bounds",
+	"invalid RFC 3339 timestamp",
+	"type conversion error",
+	"unsupported type",
+}
+
+// ownFailureKinds start the errors of this package, which name types but
+// never values, so they pass whole.
+var ownFailureKinds = []string{"id is", "expression returned", "map key is", "value of type"}
+
+// evalFailure describes an evaluation error for the log without any value
+// taken from the claims.
+func evalFailure(err error) string {
+	msg := err.Error()
+	for _, kind := range ownFailureKinds {
+		if strings.HasPrefix(msg, kind) {
+			return msg
+		}
+	}
+	for _, kind := range celFailureKinds {
+		if strings.HasPrefix(msg, kind) {
+			return kind
+		}
+	}
+	return "evaluation error"
 }

@@ -7,7 +7,6 @@ package policy
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/google/cel-go/cel"
@@ -129,7 +128,8 @@ type Decision struct {
 	Allow  bool
 	Rule   string
 	Reason Reason
-	// Detail explains a denial for the log; it never holds claim values.
+	// Detail explains a denial for the log. It names the failing expression
+	// and the kind of failure, never a claim value (see evalFailure).
 	Detail string
 	// Member is set when a presence channel is allowed.
 	Member *Member
@@ -215,7 +215,7 @@ func Compile(spec Spec) (*Engine, error) {
 
 		switch {
 		case rs.Member != nil && p.kind != channel.KindPresence:
-			report(path+".member", "only presence- channels have members, but the pattern is a %s channel", p.kind)
+			report(path+".member", "only presence- channels have members, but the pattern is for %s channels", p.kind)
 		case rs.Member != nil && r.effect == EffectDeny:
 			report(path+".member", "a deny rule builds no member")
 		case p.kind == channel.KindPresence && r.effect == EffectAllow:
@@ -231,7 +231,6 @@ func Compile(spec Spec) (*Engine, error) {
 	e.signIn = compileSignIn(spec.SignIn, costLimit, report)
 
 	if len(problems) > 0 {
-		sort.SliceStable(problems, func(a, b int) bool { return problems[a].Path < problems[b].Path })
 		return nil, &ProblemsError{Problems: problems}
 	}
 	return e, nil
@@ -305,7 +304,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) Decision {
 		if r.when != nil {
 			holds, err := evalBool(ctx, r.when, vars)
 			if err != nil {
-				return Decision{Rule: r.name, Reason: ReasonConditionError, Detail: err.Error()}
+				return Decision{Rule: r.name, Reason: ReasonConditionError, Detail: "when: " + evalFailure(err)}
 			}
 			if !holds {
 				continue
@@ -330,7 +329,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) Decision {
 func (r *rule) buildMember(ctx context.Context, vars map[string]any) (*Member, Reason, error) {
 	id, err := evalID(ctx, r.userID, vars)
 	if err != nil {
-		return nil, ReasonMemberError, fmt.Errorf("member.user_id: %v", err)
+		return nil, ReasonMemberError, fmt.Errorf("member.user_id: %s", evalFailure(err))
 	}
 	if err := checkUserID(id); err != nil {
 		return nil, ReasonInvalidUserID, err
@@ -339,7 +338,7 @@ func (r *rule) buildMember(ctx context.Context, vars map[string]any) (*Member, R
 	if r.userInfo != nil {
 		info, err := evalMap(ctx, r.userInfo, vars)
 		if err != nil {
-			return nil, ReasonMemberError, fmt.Errorf("member.user_info: %v", err)
+			return nil, ReasonMemberError, fmt.Errorf("member.user_info: %s", evalFailure(err))
 		}
 		if len(info) > 0 {
 			m.UserInfo = info
@@ -358,7 +357,7 @@ func (e *Engine) SignIn(ctx context.Context, in Input) Decision {
 	if s.when != nil {
 		holds, err := evalBool(ctx, s.when, vars)
 		if err != nil {
-			return Decision{Rule: "signin", Reason: ReasonConditionError, Detail: err.Error()}
+			return Decision{Rule: "signin", Reason: ReasonConditionError, Detail: "signin.when: " + evalFailure(err)}
 		}
 		if !holds {
 			return Decision{Rule: "signin", Reason: ReasonSignInCondition}
@@ -367,7 +366,7 @@ func (e *Engine) SignIn(ctx context.Context, in Input) Decision {
 
 	id, err := evalID(ctx, s.userID, vars)
 	if err != nil {
-		return Decision{Rule: "signin", Reason: ReasonMemberError, Detail: "signin.user_id: " + err.Error()}
+		return Decision{Rule: "signin", Reason: ReasonMemberError, Detail: "signin.user_id: " + evalFailure(err)}
 	}
 	if err := checkUserID(id); err != nil {
 		return Decision{Rule: "signin", Reason: ReasonInvalidUserID, Detail: err.Error()}
@@ -380,7 +379,7 @@ func (e *Engine) SignIn(ctx context.Context, in Input) Decision {
 	if s.userInfo != nil {
 		info, err := evalMap(ctx, s.userInfo, vars)
 		if err != nil {
-			return Decision{Rule: "signin", Reason: ReasonMemberError, Detail: "signin.user_info: " + err.Error()}
+			return Decision{Rule: "signin", Reason: ReasonMemberError, Detail: "signin.user_info: " + evalFailure(err)}
 		}
 		if len(info) > 0 {
 			u.UserInfo = info
@@ -389,7 +388,13 @@ func (e *Engine) SignIn(ctx context.Context, in Input) Decision {
 	if s.watchlist != nil {
 		ids, err := evalIDList(ctx, s.watchlist, vars)
 		if err != nil {
-			return Decision{Rule: "signin", Reason: ReasonMemberError, Detail: "signin.watchlist: " + err.Error()}
+			return Decision{Rule: "signin", Reason: ReasonMemberError, Detail: "signin.watchlist: " + evalFailure(err)}
+		}
+		for _, id := range ids {
+			if checkUserID(id) != nil || !channel.IsNameSafe(id) {
+				return Decision{Rule: "signin", Reason: ReasonMemberError,
+					Detail: "signin.watchlist: an id is empty, longer than 128 bytes or outside the channel alphabet"}
+			}
 		}
 		u.Watchlist = ids
 	}
