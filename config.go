@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -73,7 +74,23 @@ type SessionConfig struct {
 	Leeway     time.Duration        `mapstructure:"leeway"`
 	RequireExp bool                 `mapstructure:"require_exp"`
 	MaxAge     time.Duration        `mapstructure:"max_age"`
+	JWKS       JWKSConfig           `mapstructure:"jwks"`
+	Cache      CacheConfig          `mapstructure:"cache"`
 	Issuers    []session.IssuerSpec `mapstructure:"issuers"`
+}
+
+// JWKSConfig tunes how remote key sets are fetched.
+type JWKSConfig struct {
+	RefreshInterval    time.Duration `mapstructure:"refresh_interval"`
+	UnknownKIDInterval time.Duration `mapstructure:"unknown_kid_interval"`
+	Timeout            time.Duration `mapstructure:"timeout"`
+	MaxBytes           int64         `mapstructure:"max_bytes"`
+}
+
+// CacheConfig bounds the verified-token cache.
+type CacheConfig struct {
+	MaxEntries int   `mapstructure:"max_entries"`
+	MaxBytes   int64 `mapstructure:"max_bytes"`
 }
 
 // Source names where a configuration came from, for logs and messages.
@@ -124,12 +141,40 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("session.leeway", session.DefaultLeeway)
 	v.SetDefault("session.require_exp", true)
 	v.SetDefault("session.max_age", 0)
+	v.SetDefault("session.jwks.refresh_interval", session.DefaultJWKSRefreshInterval)
+	v.SetDefault("session.jwks.unknown_kid_interval", session.DefaultJWKSUnknownKIDInterval)
+	v.SetDefault("session.jwks.timeout", session.DefaultJWKSTimeout)
+	v.SetDefault("session.jwks.max_bytes", session.DefaultJWKSMaxBytes)
+	v.SetDefault("session.cache.max_entries", session.DefaultCacheMaxEntries)
+	v.SetDefault("session.cache.max_bytes", session.DefaultCacheMaxBytes)
 }
+
+// loadOptions change what loading a config starts.
+type loadOptions struct {
+	log     *slog.Logger
+	observe session.FetchObserver
+	// offline builds remote key sets without fetching them, for check.
+	offline bool
+}
+
+type loadOption func(*loadOptions)
+
+func withLogger(log *slog.Logger) loadOption { return func(o *loadOptions) { o.log = log } }
+
+func withFetchObserver(f session.FetchObserver) loadOption {
+	return func(o *loadOptions) { o.observe = f }
+}
+
+func offline() loadOption { return func(o *loadOptions) { o.offline = true } }
 
 // loadConfig reads path, or the embedded config when path is empty, applies
 // environment overrides and ${VAR} references, and validates everything.
 // Every problem is reported at once in a *ConfigError.
-func loadConfig(path string) (*Loaded, error) {
+func loadConfig(path string, options ...loadOption) (*Loaded, error) {
+	var opts loadOptions
+	for _, o := range options {
+		o(&opts)
+	}
 	src := Source{Path: path, Embedded: path == ""}
 	data := defaultConfig
 	if !src.Embedded {
@@ -167,7 +212,7 @@ func loadConfig(path string) (*Loaded, error) {
 		}
 	}
 
-	app, buildProblems := buildApp(&cfg)
+	app, buildProblems := buildApp(&cfg, opts)
 	problems = append(problems, buildProblems...)
 	if len(problems) > 0 {
 		return nil, &ConfigError{Source: src, Problems: problems}
@@ -249,7 +294,7 @@ func decodeProblems(err error) []string {
 
 // buildApp validates cfg and builds the signer, verifier and policy engine,
 // collecting the problems of all three.
-func buildApp(cfg *Config) (*handlers.App, []string) {
+func buildApp(cfg *Config, opts loadOptions) (*handlers.App, []string) {
 	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
@@ -299,12 +344,43 @@ func buildApp(cfg *Config) (*handlers.App, []string) {
 		}
 	}
 
+	j := cfg.Session.JWKS
+	if j.Timeout <= 0 || j.Timeout > time.Minute {
+		report("session.jwks.timeout: %s is outside 1ns..1m", j.Timeout)
+	}
+	if j.RefreshInterval < time.Second {
+		report("session.jwks.refresh_interval: %s is shorter than 1s", j.RefreshInterval)
+	}
+	if j.UnknownKIDInterval < time.Second {
+		report("session.jwks.unknown_kid_interval: %s is shorter than 1s; it bounds fetches caused by unknown kids", j.UnknownKIDInterval)
+	}
+	if j.MaxBytes < 1024 || j.MaxBytes > 16<<20 {
+		report("session.jwks.max_bytes: %d is outside 1024..16777216", j.MaxBytes)
+	}
+	if cfg.Session.Cache.MaxEntries < 0 || cfg.Session.Cache.MaxBytes < 0 {
+		report("session.cache: max_entries and max_bytes must not be negative")
+	}
+	if len(problems) > 0 {
+		// Remote key sets start fetching when the verifier is built, so a
+		// config that already failed never reaches the network.
+		opts.offline = true
+	}
 	verifier, err := session.New(session.Spec{
 		Issuers:       cfg.Session.Issuers,
 		Sources:       cfg.Session.Sources,
 		Leeway:        cfg.Session.Leeway,
 		RequireExpiry: cfg.Session.RequireExp,
 		MaxAge:        cfg.Session.MaxAge,
+		JWKS: session.JWKSSpec{
+			RefreshInterval:    j.RefreshInterval,
+			UnknownKIDInterval: j.UnknownKIDInterval,
+			Timeout:            j.Timeout,
+			MaxBytes:           j.MaxBytes,
+		},
+		Cache:   session.CacheSpec{MaxEntries: cfg.Session.Cache.MaxEntries, MaxBytes: cfg.Session.Cache.MaxBytes},
+		Log:     opts.log,
+		Observe: opts.observe,
+		Offline: opts.offline,
 	})
 	var sessProblems *session.ProblemsError
 	if errors.As(err, &sessProblems) {
@@ -328,6 +404,9 @@ func buildApp(cfg *Config) (*handlers.App, []string) {
 	}
 
 	if len(problems) > 0 {
+		if verifier != nil {
+			verifier.Close()
+		}
 		return nil, problems
 	}
 	return &handlers.App{Name: "default", Signer: sign, Policy: engine, Sessions: verifier}, nil

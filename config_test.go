@@ -176,4 +176,3 @@ func TestMintTokenVerifies(t *testing.T) {
 		t.Errorf("minted token does not parse: %v", err)
 	}
 }
-

@@ -68,7 +68,7 @@ func newCheckCmd(configPath *string) *cobra.Command {
 		Short: "Load and validate the config and policy the way serve does, then exit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			loaded, err := loadConfig(*configPath)
+			loaded, err := loadConfig(*configPath, offline())
 			if err != nil {
 				return err
 			}
@@ -111,10 +111,14 @@ func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
 }
 
 func serve(ctx context.Context, configPath, listen string, logOut io.Writer) error {
-	loaded, err := loadConfig(configPath)
+	// Remote key sets log while the config loads, before log.level and
+	// log.format are known, so they get a JSON logger at info level.
+	bootLog := newLogger(LogConfig{Level: "info", Format: "json"}, logOut)
+	loaded, err := loadConfig(configPath, withLogger(bootLog))
 	if err != nil {
 		return err
 	}
+	defer loaded.App.Sessions.Close()
 	cfg := loaded.Config
 	if listen != "" {
 		cfg.Server.Listen = listen

@@ -27,7 +27,7 @@ func newTokenCmd(configPath *string) *cobra.Command {
   pusher-authd token --sub 42 --claim 'rooms=["lobby","ops"]' --ttl 10m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			loaded, err := loadConfig(*configPath)
+			loaded, err := loadConfig(*configPath, offline())
 			if err != nil {
 				return err
 			}

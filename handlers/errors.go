@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -26,6 +28,8 @@ type apiError struct {
 	Detail string
 	// Challenge is the WWW-Authenticate value of a 401.
 	Challenge string
+	// RetryAfter, when set, is sent as Retry-After in whole seconds.
+	RetryAfter time.Duration
 }
 
 func (e *apiError) Error() string {
@@ -49,6 +53,10 @@ func writeError(c echo.Context, err error) error {
 	if apiErr.Challenge != "" {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, apiErr.Challenge)
 	}
+	if apiErr.RetryAfter > 0 {
+		seconds := int64((apiErr.RetryAfter + time.Second - 1) / time.Second)
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.FormatInt(seconds, 10))
+	}
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
 	enc.SetEscapeHTML(false)
@@ -65,7 +73,8 @@ func toAPIError(err error) *apiError {
 	if errors.As(err, &sessErr) {
 		if sessErr.Unavailable {
 			return &apiError{Status: http.StatusServiceUnavailable, Reason: string(sessErr.Reason),
-				Message: "the session keys could not be fetched; retry later", Detail: sessErr.Detail}
+				Message: "the session keys could not be fetched; retry later", Detail: sessErr.Detail,
+				RetryAfter: sessErr.RetryAfter}
 		}
 		return &apiError{Status: http.StatusUnauthorized, Reason: string(sessErr.Reason),
 			Message: sessionMessages[sessErr.Reason], Detail: sessErr.Detail, Challenge: challenge(sessErr)}

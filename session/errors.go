@@ -5,6 +5,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Reason is the short machine-readable cause of a rejected session. It is
@@ -44,6 +45,8 @@ type Error struct {
 	// Unavailable marks a failure on our side (keys could not be fetched),
 	// answered with 503, not 401.
 	Unavailable bool
+	// RetryAfter, with Unavailable, is when a retry may succeed.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

@@ -187,3 +187,30 @@ func verificationKeys(set []*key, alg, kid string) []jwt.VerificationKey {
 	}
 	return out
 }
+
+// checkKeyFits returns an error unless key is of the family alg needs, on
+// the right curve for ECDSA. It guards JWKS keys, whose type the service
+// does not choose.
+func checkKeyFits(key any, alg string) error {
+	want := algorithms[alg]
+	var got family
+	switch k := key.(type) {
+	case []byte:
+		got = familyHMAC
+	case *rsa.PublicKey:
+		got = familyRSA
+	case *ecdsa.PublicKey:
+		got = familyECDSA
+		if want == familyECDSA && k.Curve != curveOf[alg] {
+			return fmt.Errorf("%s needs curve %s, but the key is on %s", alg, curveOf[alg].Params().Name, k.Curve.Params().Name)
+		}
+	case ed25519.PublicKey:
+		got = familyEd25519
+	default:
+		return fmt.Errorf("key type %T is not supported", key)
+	}
+	if got != want {
+		return fmt.Errorf("%s needs a %s key, but the key is %s", alg, want, got)
+	}
+	return nil
+}

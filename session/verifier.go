@@ -2,10 +2,13 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,8 +33,20 @@ type IssuerSpec struct {
 	Issuer string `mapstructure:"issuer"`
 	// Audience lists accepted aud values; a token must carry one of them.
 	// Empty means aud is not checked.
-	Audience []string  `mapstructure:"audience"`
-	Keys     []KeySpec `mapstructure:"keys"`
+	Audience []string `mapstructure:"audience"`
+	// Keys are static verification keys. An issuer has either Keys or a
+	// remote key set (JWKSURL or Discovery), not both.
+	Keys []KeySpec `mapstructure:"keys"`
+	// JWKSURL is where the issuer publishes its JSON Web Key Set.
+	JWKSURL string `mapstructure:"jwks_url"`
+	// Discovery finds the JWKS through Issuer's OpenID configuration.
+	Discovery bool `mapstructure:"discovery"`
+	// Algorithms is the allow-list for keys from a remote key set.
+	Algorithms []string `mapstructure:"algorithms"`
+	// Claims adds claims under new names: each entry maps a name to a claim
+	// path, either a top-level key (such as https://example.com/roles) or a
+	// dotted path into nested objects (such as app_metadata.tenant).
+	Claims map[string]string `mapstructure:"claims"`
 }
 
 // Spec configures a Verifier.
@@ -44,6 +59,19 @@ type Spec struct {
 	RequireExpiry bool
 	// MaxAge, when set, requires iat and rejects tokens issued longer ago.
 	MaxAge time.Duration
+	// JWKS tunes remote key sets; zero fields take the defaults.
+	JWKS JWKSSpec
+	// Cache bounds the verified-token cache.
+	Cache CacheSpec
+	// Log receives key fetch failures; nil discards them.
+	Log *slog.Logger
+	// Observe, if set, is told about every key set and discovery fetch.
+	Observe FetchObserver
+	// Transport carries key set and discovery requests; nil means
+	// http.DefaultTransport.
+	Transport http.RoundTripper
+	// Offline builds remote key sets without fetching them; check uses it.
+	Offline bool
 }
 
 // ProblemsError lists every problem found in a Spec.
@@ -57,18 +85,38 @@ func (e *ProblemsError) Error() string { return strings.Join(e.Problems, "\n") }
 type Verifier struct {
 	parser   *jwt.Parser
 	issuers  map[string]*issuer
+	remotes  []*remoteKeys
 	sources  []source
 	maxAge   time.Duration
 	leeway   time.Duration
 	now      func() time.Time
 	algNames []string
+	cache    *tokenCache
+	stop     context.CancelFunc
+	log      *slog.Logger
 }
 
 type issuer struct {
 	name       string
 	keys       []*key
+	remote     *remoteKeys
 	algorithms map[string]bool
 	validator  *jwt.Validator
+	claims     []claimAlias
+}
+
+// claimAlias copies the claim at path to name.
+type claimAlias struct {
+	name string
+	path string
+}
+
+// generation changes whenever the issuer's remote key set changes.
+func (i *issuer) generation() uint64 {
+	if i.remote == nil {
+		return 0
+	}
+	return i.remote.generation.Load()
 }
 
 // Option changes how New builds a Verifier.
@@ -82,7 +130,11 @@ func WithClock(now func() time.Time) Option {
 // New checks spec and returns a Verifier. All problems are returned at once
 // in a *ProblemsError, each starting with the key path under session.
 func New(spec Spec, opts ...Option) (*Verifier, error) {
-	v := &Verifier{issuers: map[string]*issuer{}, maxAge: spec.MaxAge, leeway: spec.Leeway, now: time.Now}
+	v := &Verifier{issuers: map[string]*issuer{}, maxAge: spec.MaxAge, leeway: spec.Leeway, now: time.Now, log: spec.Log}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	spec.JWKS.applyDefaults()
 	for _, opt := range opts {
 		opt(v)
 	}
@@ -112,19 +164,63 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 			report("%s.name: %q is used by another issuer", path, is.Name)
 		}
 		names[is.Name] = true
-		if prev, dup := v.issuers[is.Issuer]; dup {
+		prev, duplicate := v.issuers[is.Issuer]
+		if duplicate {
 			if is.Issuer == "" {
 				report("%s.issuer: empty, but issuer %q already accepts tokens without iss; only one issuer may", path, prev.name)
 			} else {
 				report("%s.issuer: %q is already configured by issuer %q", path, is.Issuer, prev.name)
 			}
-			continue
 		}
 
 		iss := &issuer{name: is.Name, algorithms: map[string]bool{}}
-		if len(is.Keys) == 0 {
-			report("%s.keys: empty; add at least one key", path)
+		remote := is.JWKSURL != "" || is.Discovery
+		switch {
+		case remote && len(is.Keys) > 0:
+			report("%s: set either keys or jwks_url/discovery, not both", path)
+		case !remote && len(is.Keys) == 0:
+			report("%s.keys: empty; add static keys, a jwks_url, or discovery: true", path)
+		case !remote && len(is.Algorithms) > 0:
+			report("%s.algorithms: only for jwks_url or discovery issuers; static keys list their own", path)
 		}
+		if is.JWKSURL != "" && is.Discovery {
+			report("%s.jwks_url: set either jwks_url or discovery: true, not both", path)
+		}
+		if is.JWKSURL != "" {
+			if err := checkHTTPURL(is.JWKSURL); err != nil {
+				report("%s.jwks_url: %v", path, err)
+			}
+		}
+		if is.Discovery {
+			if err := checkHTTPURL(is.Issuer); err != nil {
+				report("%s.issuer: discovery needs the issuer URL: %v", path, err)
+			}
+		}
+		if remote {
+			if len(is.Algorithms) == 0 {
+				report("%s.algorithms: empty; list the algorithms the issuer signs with, such as [RS256]", path)
+			}
+			for j, alg := range is.Algorithms {
+				fam, known := algorithms[alg]
+				switch {
+				case !known:
+					report("%s.algorithms[%d]: unknown algorithm %q, want one of %s", path, j, alg, SupportedAlgorithms)
+				case fam == familyHMAC:
+					report("%s.algorithms[%d]: %s needs a shared secret, which a published key set never holds", path, j, alg)
+				default:
+					iss.algorithms[alg] = true
+					allAlgs[alg] = true
+				}
+			}
+		}
+		for name, claimPath := range is.Claims {
+			if name == "" || claimPath == "" {
+				report("%s.claims: entry %q: %q needs a name and a claim path", path, name, claimPath)
+				continue
+			}
+			iss.claims = append(iss.claims, claimAlias{name: name, path: claimPath})
+		}
+		sort.Slice(iss.claims, func(a, b int) bool { return iss.claims[a].name < iss.claims[b].name })
 		for j, ks := range is.Keys {
 			k, keyProblems := parseKey(ks)
 			for _, p := range keyProblems {
@@ -140,12 +236,11 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 			}
 		}
 
-		validatorOpts := []jwt.ParserOption{jwt.WithLeeway(spec.Leeway), jwt.WithTimeFunc(v.now)}
+		// iat in the future (beyond the leeway) is rejected even without
+		// max_age: no honest issuer dates a token ahead.
+		validatorOpts := []jwt.ParserOption{jwt.WithLeeway(spec.Leeway), jwt.WithTimeFunc(v.now), jwt.WithIssuedAt()}
 		if spec.RequireExpiry {
 			validatorOpts = append(validatorOpts, jwt.WithExpirationRequired())
-		}
-		if spec.MaxAge > 0 {
-			validatorOpts = append(validatorOpts, jwt.WithIssuedAt())
 		}
 		if len(is.Audience) > 0 {
 			validatorOpts = append(validatorOpts, jwt.WithAudience(is.Audience...))
@@ -154,7 +249,17 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 			validatorOpts = append(validatorOpts, jwt.WithIssuer(is.Issuer))
 		}
 		iss.validator = jwt.NewValidator(validatorOpts...)
+		if duplicate {
+			continue
+		}
+		if remote {
+			iss.remote = newRemoteKeys(is, spec.JWKS, spec.Transport, v.log, spec.Observe)
+			v.remotes = append(v.remotes, iss.remote)
+		}
 		v.issuers[is.Issuer] = iss
+	}
+	if spec.JWKS.Timeout < 0 || spec.JWKS.RefreshInterval < 0 || spec.JWKS.UnknownKIDInterval < 0 || spec.JWKS.MaxBytes < 0 {
+		report("session.jwks: durations and max_bytes must not be negative")
 	}
 
 	sources, sourceProblems := parseSources(spec.Sources)
@@ -173,26 +278,76 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 		jwt.WithJSONNumber(),
 		jwt.WithoutClaimsValidation(),
 	)
+	v.cache = newTokenCache(spec.Cache)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	v.stop = cancel
+	if !spec.Offline {
+		for _, r := range v.remotes {
+			go r.start(ctx)
+		}
+	}
 	return v, nil
+}
+
+// Close stops the background key set refreshes.
+func (v *Verifier) Close() {
+	if v.stop != nil {
+		v.stop()
+	}
+}
+
+// Ready reports whether every issuer with a remote key set has fetched it at
+// least once.
+func (v *Verifier) Ready() bool {
+	for _, r := range v.remotes {
+		if !r.ready() {
+			return false
+		}
+	}
+	return true
 }
 
 // Algorithms returns the sorted algorithms some key accepts.
 func (v *Verifier) Algorithms() []string { return v.algNames }
 
 // Verify checks raw and returns its claims with JSON numbers turned into
-// int64, uint64 or float64. Every failure is an *Error.
+// int64, uint64 or float64 and the issuer's claim aliases added. Every
+// failure is an *Error. A token verified before is served from the cache
+// after its time claims are checked again; the returned map is shared and
+// must not be changed.
 func (v *Verifier) Verify(ctx context.Context, raw string) (map[string]any, error) {
+	var ck cacheKey
+	if v.cache != nil && len(raw) <= maxCachedTokenBytes {
+		ck = sha256.Sum256([]byte(raw))
+		if e := v.cache.get(ck); e != nil {
+			if e.generation == e.issuer.generation() {
+				if err := v.validate(e.issuer, e.raw); err != nil {
+					v.cache.remove(ck)
+					return nil, err
+				}
+				return e.claims, nil
+			}
+			v.cache.remove(ck)
+		}
+	}
+
 	claims := jwt.MapClaims{}
 	var chosen *issuer
+	var generation uint64
 	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		var err *Error
 		chosen, err = v.selectIssuer(claims)
 		if err != nil {
 			return nil, err
 		}
+		generation = chosen.generation()
 		alg := t.Method.Alg()
 		if !chosen.algorithms[alg] {
 			return nil, reject(ReasonAlgorithmNotAllowed, "alg %q not allowed for issuer %q", alg, chosen.name)
+		}
+		if chosen.remote != nil {
+			return chosen.remote.key(ctx, t)
 		}
 		kid, _ := t.Header["kid"].(string)
 		keys := verificationKeys(chosen.keys, alg, kid)
@@ -207,13 +362,48 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (map[string]any, erro
 	if err != nil {
 		return nil, classify(err)
 	}
-	if err := chosen.validator.Validate(claims); err != nil {
-		return nil, classify(err)
-	}
-	if err := v.checkMaxAge(claims); err != nil {
+	if err := v.validate(chosen, claims); err != nil {
 		return nil, err
 	}
-	return normalizeMap(claims), nil
+
+	out := normalizeMap(claims)
+	for _, alias := range chosen.claims {
+		if value, ok := lookupClaim(out, alias.path); ok {
+			out[alias.name] = value
+		}
+	}
+	if v.cache != nil && len(raw) <= maxCachedTokenBytes {
+		v.cache.add(&cacheEntry{key: ck, issuer: chosen, generation: generation, raw: claims, claims: out,
+			cost: int64(3*len(raw)) + 512})
+	}
+	return out, nil
+}
+
+// validate checks the time, audience and issuer claims and max_age.
+func (v *Verifier) validate(iss *issuer, claims jwt.MapClaims) error {
+	if err := iss.validator.Validate(claims); err != nil {
+		return classify(err)
+	}
+	return v.checkMaxAge(claims)
+}
+
+// lookupClaim returns the claim at path: a top-level key when one has that
+// exact name, otherwise a dotted path through nested objects.
+func lookupClaim(claims map[string]any, path string) (any, bool) {
+	if value, ok := claims[path]; ok {
+		return value, true
+	}
+	var cur any = claims
+	for _, part := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
 }
 
 func (v *Verifier) selectIssuer(claims jwt.MapClaims) (*issuer, *Error) {
@@ -287,7 +477,8 @@ func normalizeMap(in map[string]any) map[string]any {
 }
 
 // normalize replaces json.Number with the narrowest exact Go number, so that
-// a numeric user id claim keeps all its digits.
+// a numeric user id claim keeps all its digits: int64, then uint64, then the
+// decimal string for larger integers, and float64 for fractions.
 func normalize(v any) any {
 	switch v := v.(type) {
 	case json.Number:
@@ -296,6 +487,11 @@ func normalize(v any) any {
 		}
 		if u, err := strconv.ParseUint(string(v), 10, 64); err == nil {
 			return u
+		}
+		if !strings.ContainsAny(string(v), ".eE") {
+			// An integer beyond 64 bits keeps its digits as a string,
+			// since float64 would round a large numeric user id.
+			return string(v)
 		}
 		f, err := v.Float64()
 		if err != nil || math.IsInf(f, 0) {
