@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/pusher-authd/pusher-authd/handlers"
+	"github.com/pusher-authd/pusher-authd/limits"
 	"github.com/pusher-authd/pusher-authd/policy"
 	"github.com/pusher-authd/pusher-authd/session"
 	"github.com/pusher-authd/pusher-authd/signer"
@@ -36,20 +38,75 @@ const (
 
 // Config is the whole service configuration, as config.yaml spells it.
 type Config struct {
-	Server   ServerConfig      `mapstructure:"server"`
-	Log      LogConfig         `mapstructure:"log"`
-	Pusher   PusherConfig      `mapstructure:"pusher"`
-	Session  SessionConfig     `mapstructure:"session"`
-	Policies []policy.RuleSpec `mapstructure:"policies"`
-	SignIn   policy.SignInSpec `mapstructure:"signin"`
+	Server    ServerConfig      `mapstructure:"server"`
+	Log       LogConfig         `mapstructure:"log"`
+	CORS      CORSConfig        `mapstructure:"cors"`
+	RateLimit RateLimitConfig   `mapstructure:"rate_limit"`
+	Reload    ReloadConfig      `mapstructure:"reload"`
+	Pusher    PusherConfig      `mapstructure:"pusher"`
+	Session   SessionConfig     `mapstructure:"session"`
+	Policies  []policy.RuleSpec `mapstructure:"policies"`
+	SignIn    policy.SignInSpec `mapstructure:"signin"`
+	Apps      []AppConfig       `mapstructure:"apps"`
 }
 
-// ServerConfig sets where and how the HTTP server listens.
+// ServerConfig sets where and how the HTTP servers listen.
 type ServerConfig struct {
-	Listen          string `mapstructure:"listen"`
-	ChannelAuthPath string `mapstructure:"channel_auth_path"`
-	UserAuthPath    string `mapstructure:"user_auth_path"`
-	MaxBodyBytes    int64  `mapstructure:"max_body_bytes"`
+	Listen string `mapstructure:"listen"`
+	// MetricsListen, when set, serves /metrics, /healthz and /readyz on a
+	// second address that the gateway does not expose.
+	MetricsListen     string        `mapstructure:"metrics_listen"`
+	ChannelAuthPath   string        `mapstructure:"channel_auth_path"`
+	UserAuthPath      string        `mapstructure:"user_auth_path"`
+	MaxBodyBytes      int64         `mapstructure:"max_body_bytes"`
+	MaxHeaderBytes    int           `mapstructure:"max_header_bytes"`
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	ReadTimeout       time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout      time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
+	// ShutdownDelay is how long /readyz answers 503 before the listener
+	// closes, so the gateway stops sending first.
+	ShutdownDelay time.Duration `mapstructure:"shutdown_delay"`
+	// DrainTimeout bounds how long in-flight requests may take to finish.
+	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+}
+
+// CORSConfig sets which browser origins may call the auth endpoints.
+type CORSConfig struct {
+	AllowedOrigins   []string      `mapstructure:"allowed_origins"`
+	AllowedHeaders   []string      `mapstructure:"allowed_headers"`
+	AllowCredentials bool          `mapstructure:"allow_credentials"`
+	MaxAge           time.Duration `mapstructure:"max_age"`
+}
+
+// RateLimitConfig sets the per-client-IP and per-subject request rates.
+type RateLimitConfig struct {
+	PerClientIP LimitConfig `mapstructure:"per_client_ip"`
+	PerSubject  LimitConfig `mapstructure:"per_subject"`
+	// MaxKeys bounds how many clients or subjects each limiter tracks.
+	MaxKeys int `mapstructure:"max_keys"`
+}
+
+// LimitConfig is one token-bucket rate; a rate of 0 disables it.
+type LimitConfig struct {
+	Rate  float64 `mapstructure:"rate"`
+	Burst int     `mapstructure:"burst"`
+}
+
+// ReloadConfig sets how config changes are picked up.
+type ReloadConfig struct {
+	// Watch reloads when the config file changes; SIGHUP always reloads.
+	Watch bool `mapstructure:"watch"`
+}
+
+// AppConfig is one more Pusher app, served under /apps/<name>/.
+type AppConfig struct {
+	Name     string            `mapstructure:"name"`
+	Pusher   PusherConfig      `mapstructure:"pusher"`
+	Policies []policy.RuleSpec `mapstructure:"policies"`
+	SignIn   policy.SignInSpec `mapstructure:"signin"`
 }
 
 // LogConfig sets the log level and format.
@@ -120,11 +177,37 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("%s: %d %s:\n  %s", e.Source, len(e.Problems), noun, strings.Join(e.Problems, "\n  "))
 }
 
-// Loaded is a validated configuration and the app built from it.
+// Loaded is a validated configuration and the apps built from it. It is
+// never changed after loading; a reload builds a new one.
 type Loaded struct {
 	Config Config
 	Source Source
-	App    *handlers.App
+	// App answers the plain paths; nil when only named apps are configured.
+	App *handlers.App
+	// Apps answer /apps/<name>/...
+	Apps map[string]*handlers.App
+	// Sessions is shared by every app.
+	Sessions *session.Verifier
+	// ClientIP and the limiters come from server.trusted_proxies and
+	// rate_limit.
+	ClientIP     *limits.ClientIP
+	IPLimit      *limits.Limiter
+	SubjectLimit *limits.Limiter
+}
+
+// Close stops what the loaded config started (JWKS refreshes).
+func (l *Loaded) Close() { l.Sessions.Close() }
+
+// RuleCount returns the number of channel rules over all apps.
+func (l *Loaded) RuleCount() int {
+	n := 0
+	if l.App != nil {
+		n += l.App.Policy.RuleCount()
+	}
+	for _, a := range l.Apps {
+		n += a.Policy.RuleCount()
+	}
+	return n
 }
 
 func setDefaults(v *viper.Viper) {
@@ -132,6 +215,25 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("server.channel_auth_path", "/pusher/auth")
 	v.SetDefault("server.user_auth_path", "/pusher/user-auth")
 	v.SetDefault("server.max_body_bytes", handlers.DefaultMaxBodyBytes)
+	v.SetDefault("server.metrics_listen", "")
+	v.SetDefault("server.max_header_bytes", 16<<10)
+	v.SetDefault("server.read_header_timeout", 5*time.Second)
+	v.SetDefault("server.read_timeout", 10*time.Second)
+	v.SetDefault("server.write_timeout", 10*time.Second)
+	v.SetDefault("server.idle_timeout", 120*time.Second)
+	v.SetDefault("server.shutdown_delay", 5*time.Second)
+	v.SetDefault("server.drain_timeout", 20*time.Second)
+	v.SetDefault("server.trusted_proxies", []string{})
+	v.SetDefault("cors.allowed_origins", []string{})
+	v.SetDefault("cors.allowed_headers", []string{})
+	v.SetDefault("cors.allow_credentials", false)
+	v.SetDefault("cors.max_age", 10*time.Minute)
+	v.SetDefault("rate_limit.per_client_ip.rate", 0)
+	v.SetDefault("rate_limit.per_client_ip.burst", 0)
+	v.SetDefault("rate_limit.per_subject.rate", 0)
+	v.SetDefault("rate_limit.per_subject.burst", 0)
+	v.SetDefault("rate_limit.max_keys", 100_000)
+	v.SetDefault("reload.watch", true)
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "json")
 	v.SetDefault("pusher.app_id", "")
@@ -212,12 +314,20 @@ func loadConfig(path string, options ...loadOption) (*Loaded, error) {
 		}
 	}
 
-	app, buildProblems := buildApp(&cfg, opts)
+	if len(problems) > 0 {
+		// Do not start key fetches for a config that is already rejected.
+		opts.offline = true
+	}
+	loaded, buildProblems := build(&cfg, opts)
 	problems = append(problems, buildProblems...)
 	if len(problems) > 0 {
+		if loaded != nil {
+			loaded.Close()
+		}
 		return nil, &ConfigError{Source: src, Problems: problems}
 	}
-	return &Loaded{Config: cfg, Source: src, App: app}, nil
+	loaded.Source = src
+	return loaded, nil
 }
 
 var envReference = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -292,56 +402,29 @@ func decodeProblems(err error) []string {
 	return lines
 }
 
-// buildApp validates cfg and builds the signer, verifier and policy engine,
-// collecting the problems of all three.
-func buildApp(cfg *Config, opts loadOptions) (*handlers.App, []string) {
+// build validates cfg and builds the verifier, the apps and the limits,
+// collecting every problem. The returned Loaded is non-nil whenever the
+// verifier was built, so the caller can Close it.
+func build(cfg *Config, opts loadOptions) (*Loaded, []string) {
 	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	if cfg.Server.Listen == "" {
-		report("server.listen: empty; set an address such as :8080")
-	}
-	for key, p := range map[string]string{"server.channel_auth_path": cfg.Server.ChannelAuthPath, "server.user_auth_path": cfg.Server.UserAuthPath} {
-		if !strings.HasPrefix(p, "/") {
-			report("%s: %q must start with /", key, p)
-		}
-	}
-	if cfg.Server.ChannelAuthPath == cfg.Server.UserAuthPath {
-		report("server.channel_auth_path and server.user_auth_path are both %q", cfg.Server.ChannelAuthPath)
-	}
-	if cfg.Server.MaxBodyBytes < 256 || cfg.Server.MaxBodyBytes > 1<<20 {
-		report("server.max_body_bytes: %d is outside 256..1048576", cfg.Server.MaxBodyBytes)
-	}
-	switch cfg.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		report("log.level: unknown level %q, want debug, info, warn or error", cfg.Log.Level)
-	}
-	switch cfg.Log.Format {
-	case "json", "text":
-	default:
-		report("log.format: unknown format %q, want json or text", cfg.Log.Format)
-	}
+	problems = append(problems, validateServer(cfg)...)
 
-	if cfg.Pusher.Key == "" {
-		report("pusher.key: empty; set it in the file or with %s_PUSHER_KEY", envPrefix)
-	}
-	if cfg.Pusher.Secret == "" {
-		report("pusher.secret: empty; set it with %s_PUSHER_SECRET or a ${VAR} reference", envPrefix)
-	}
-	if k := cfg.Pusher.EncryptionMasterKey; k != "" {
-		if err := signer.ValidateMasterKey(k); err != nil {
-			report("pusher.encryption_master_key: %v; want base64 of 32 random bytes (openssl rand -base64 32)", err)
+	clientIP, err := limits.NewClientIP(cfg.Server.TrustedProxies)
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			report("server.%s", line)
 		}
 	}
-	var sign *signer.Signer
-	if len(problems) == 0 {
-		var err error
-		sign, err = signer.New(signer.App{ID: cfg.Pusher.AppID, Key: cfg.Pusher.Key, Secret: cfg.Pusher.Secret,
-			MasterKeyBase64: cfg.Pusher.EncryptionMasterKey})
-		if err != nil {
-			report("pusher: %v", err)
-		}
+	rl := cfg.RateLimit
+	ipLimit, err := limits.New(rl.PerClientIP.Rate, rl.PerClientIP.Burst, rl.MaxKeys)
+	if err != nil {
+		report("rate_limit.per_client_ip: %v", err)
+	}
+	subjectLimit, err := limits.New(rl.PerSubject.Rate, rl.PerSubject.Burst, rl.MaxKeys)
+	if err != nil {
+		report("rate_limit.per_subject: %v", err)
 	}
 
 	j := cfg.Session.JWKS
@@ -360,9 +443,29 @@ func buildApp(cfg *Config, opts loadOptions) (*handlers.App, []string) {
 	if cfg.Session.Cache.MaxEntries < 0 || cfg.Session.Cache.MaxBytes < 0 {
 		report("session.cache: max_entries and max_bytes must not be negative")
 	}
+
+	// Apps come before the verifier, so that a config with problems never
+	// starts remote key fetches.
+	var defaultApp *handlers.App
+	hasDefault := cfg.Pusher.Key != "" || cfg.Pusher.Secret != "" || len(cfg.Policies) > 0 || len(cfg.Apps) == 0
+	if hasDefault {
+		defaultApp = buildApp("default", "", cfg.Pusher, cfg.Policies, cfg.SignIn, report)
+	}
+	named := map[string]*handlers.App{}
+	for i, ac := range cfg.Apps {
+		path := fmt.Sprintf("apps[%d]", i)
+		switch {
+		case !appName.MatchString(ac.Name):
+			report("%s.name: %q must be 1-63 lower-case letters, digits or -", path, ac.Name)
+		case named[ac.Name] != nil || (ac.Name == "default" && hasDefault):
+			report("%s.name: %q is used twice", path, ac.Name)
+		}
+		if app := buildApp(ac.Name, path+".", ac.Pusher, ac.Policies, ac.SignIn, report); app != nil {
+			named[ac.Name] = app
+		}
+	}
+
 	if len(problems) > 0 {
-		// Remote key sets start fetching when the verifier is built, so a
-		// config that already failed never reaches the network.
 		opts.offline = true
 	}
 	verifier, err := session.New(session.Spec{
@@ -388,26 +491,148 @@ func buildApp(cfg *Config, opts loadOptions) (*handlers.App, []string) {
 	} else if err != nil {
 		report("session: %v", err)
 	}
-
-	engine, err := policy.Compile(policy.Spec{
-		Rules:             cfg.Policies,
-		SignIn:            cfg.SignIn,
-		EncryptionEnabled: cfg.Pusher.EncryptionMasterKey != "",
-	})
-	var policyProblems *policy.ProblemsError
-	if errors.As(err, &policyProblems) {
-		for _, p := range policyProblems.Problems {
-			report("%s: %s", p.Path, p.Message)
-		}
-	} else if err != nil {
-		report("policies: %v", err)
-	}
-
-	if len(problems) > 0 {
-		if verifier != nil {
-			verifier.Close()
-		}
+	if verifier == nil {
 		return nil, problems
 	}
-	return &handlers.App{Name: "default", Signer: sign, Policy: engine, Sessions: verifier}, nil
+
+	if defaultApp != nil {
+		defaultApp.Sessions = verifier
+	}
+	for _, app := range named {
+		app.Sessions = verifier
+	}
+	return &Loaded{Config: *cfg, App: defaultApp, Apps: named, Sessions: verifier,
+		ClientIP: clientIP, IPLimit: ipLimit, SubjectLimit: subjectLimit}, problems
+}
+
+var appName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+func validateServer(cfg *Config) []string {
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	srv := cfg.Server
+	if srv.Listen == "" {
+		report("server.listen: empty; set an address such as :8080")
+	}
+	if srv.MetricsListen != "" && srv.MetricsListen == srv.Listen {
+		report("server.metrics_listen and server.listen are both %q", srv.Listen)
+	}
+	for _, kv := range []struct{ key, path string }{
+		{"server.channel_auth_path", srv.ChannelAuthPath}, {"server.user_auth_path", srv.UserAuthPath},
+	} {
+		switch {
+		case !strings.HasPrefix(kv.path, "/"):
+			report("%s: %q must start with /", kv.key, kv.path)
+		case strings.HasPrefix(kv.path, "/apps/"), kv.path == handlers.HealthPath, kv.path == handlers.ReadyPath, kv.path == handlers.MetricsPath:
+			report("%s: %q is reserved", kv.key, kv.path)
+		}
+	}
+	if srv.ChannelAuthPath == srv.UserAuthPath {
+		report("server.channel_auth_path and server.user_auth_path are both %q", srv.ChannelAuthPath)
+	}
+	if srv.MaxBodyBytes < 256 || srv.MaxBodyBytes > 1<<20 {
+		report("server.max_body_bytes: %d is outside 256..1048576", srv.MaxBodyBytes)
+	}
+	if srv.MaxHeaderBytes < 1024 || srv.MaxHeaderBytes > 1<<20 {
+		report("server.max_header_bytes: %d is outside 1024..1048576", srv.MaxHeaderBytes)
+	}
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{
+		{"server.read_header_timeout", srv.ReadHeaderTimeout}, {"server.read_timeout", srv.ReadTimeout},
+		{"server.write_timeout", srv.WriteTimeout}, {"server.idle_timeout", srv.IdleTimeout},
+	} {
+		if d.val <= 0 || d.val > 10*time.Minute {
+			report("%s: %s is outside 1ns..10m", d.key, d.val)
+		}
+	}
+	if srv.ShutdownDelay < 0 || srv.ShutdownDelay > time.Minute {
+		report("server.shutdown_delay: %s is outside 0s..1m", srv.ShutdownDelay)
+	}
+	if srv.DrainTimeout <= 0 || srv.DrainTimeout > 10*time.Minute {
+		report("server.drain_timeout: %s is outside 1ns..10m", srv.DrainTimeout)
+	}
+
+	switch cfg.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		report("log.level: unknown level %q, want debug, info, warn or error", cfg.Log.Level)
+	}
+	switch cfg.Log.Format {
+	case "json", "text":
+	default:
+		report("log.format: unknown format %q, want json or text", cfg.Log.Format)
+	}
+
+	for i, o := range cfg.CORS.AllowedOrigins {
+		switch {
+		case o == "*":
+			report("cors.allowed_origins[%d]: \"*\" is not allowed; list each origin exactly", i)
+		case !validOrigin(o):
+			report("cors.allowed_origins[%d]: %q is not an origin such as https://app.example.com (scheme and host, no path)", i, o)
+		}
+	}
+	for i, h := range cfg.CORS.AllowedHeaders {
+		if h == "" || strings.ContainsAny(h, " ,:") {
+			report("cors.allowed_headers[%d]: %q is not a header name", i, h)
+		}
+	}
+	if cfg.CORS.MaxAge < 0 {
+		report("cors.max_age: %s is negative", cfg.CORS.MaxAge)
+	}
+	return problems
+}
+
+func validOrigin(o string) bool {
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
+}
+
+// buildApp checks one app's Pusher credentials and policy and builds its
+// signer and engine; prefix is the app's key path, such as "apps[1].".
+func buildApp(name, prefix string, p PusherConfig, rules []policy.RuleSpec, signIn policy.SignInSpec, report func(string, ...any)) *handlers.App {
+	ok := true
+	fail := func(format string, args ...any) {
+		ok = false
+		report(format, args...)
+	}
+	envHint := envPrefix + "_PUSHER_SECRET"
+	if prefix != "" {
+		envHint = "a ${VAR} reference"
+	}
+	if p.Key == "" {
+		fail("%spusher.key: empty; set the app key", prefix)
+	}
+	if p.Secret == "" {
+		fail("%spusher.secret: empty; set it with %s or a ${VAR} reference", prefix, envHint)
+	}
+	if k := p.EncryptionMasterKey; k != "" {
+		if err := signer.ValidateMasterKey(k); err != nil {
+			fail("%spusher.encryption_master_key: %v; want base64 of 32 random bytes (openssl rand -base64 32)", prefix, err)
+		}
+	}
+	var sign *signer.Signer
+	if ok {
+		var err error
+		sign, err = signer.New(signer.App{ID: p.AppID, Key: p.Key, Secret: p.Secret, MasterKeyBase64: p.EncryptionMasterKey})
+		if err != nil {
+			fail("%spusher: %v", prefix, err)
+		}
+	}
+
+	engine, err := policy.Compile(policy.Spec{Rules: rules, SignIn: signIn, EncryptionEnabled: p.EncryptionMasterKey != ""})
+	var policyProblems *policy.ProblemsError
+	if errors.As(err, &policyProblems) {
+		for _, pr := range policyProblems.Problems {
+			fail("%s%s: %s", prefix, pr.Path, pr.Message)
+		}
+	} else if err != nil {
+		fail("%spolicies: %v", prefix, err)
+	}
+	if !ok {
+		return nil
+	}
+	return &handlers.App{Name: name, Signer: sign, Policy: engine}
 }

@@ -3,17 +3,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
+	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,12 +36,13 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serve(cmd.Context(), configPath, "", cmd.ErrOrStderr())
+			return runServe(cmd.Context(), configPath, "", cmd.ErrOrStderr())
 		},
 	}
 	root.PersistentFlags().StringVar(&configPath, "config", os.Getenv(envPrefix+"_CONFIG"),
 		"config file path; empty runs on the embedded development config (env "+envPrefix+"_CONFIG)")
-	root.AddCommand(newServeCmd(&configPath), newCheckCmd(&configPath), newTokenCmd(&configPath), newVersionCmd())
+	root.AddCommand(newServeCmd(&configPath), newCheckCmd(&configPath), newTokenCmd(&configPath),
+		newHealthcheckCmd(&configPath), newVersionCmd())
 	return root
 }
 
@@ -55,7 +53,7 @@ func newServeCmd(configPath *string) *cobra.Command {
 		Short: "Run the HTTP service (the default command)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serve(cmd.Context(), *configPath, listen, cmd.ErrOrStderr())
+			return runServe(cmd.Context(), *configPath, listen, cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address, overriding server.listen (for example 127.0.0.1:8080)")
@@ -72,11 +70,72 @@ func newCheckCmd(configPath *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK, %d rules, %d issuers\n",
-				loaded.Source, loaded.App.Policy.RuleCount(), len(loaded.Config.Session.Issuers))
+			defer loaded.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK, %d rules in %d apps, %d issuers\n",
+				loaded.Source, loaded.RuleCount(), len(loaded.Apps)+btoi(loaded.App != nil), len(loaded.Config.Session.Issuers))
 			return nil
 		},
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// newHealthcheckCmd probes /healthz, for container platforms that run a
+// command instead of an HTTP probe. The address comes from the config:
+// server.metrics_listen when set, otherwise server.listen.
+func newHealthcheckCmd(configPath *string) *cobra.Command {
+	var target string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Exit 0 when the running service answers /healthz with 200",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if target == "" {
+				loaded, err := loadConfig(*configPath, offline())
+				if err != nil {
+					return err
+				}
+				loaded.Close()
+				addr := loaded.Config.Server.MetricsListen
+				if addr == "" {
+					addr = loaded.Config.Server.Listen
+				}
+				target = "http://" + loopbackAddr(addr) + handlers.HealthPath
+			}
+			client := &http.Client{Timeout: timeout}
+			resp, err := client.Get(target)
+			if err != nil {
+				return fmt.Errorf("healthcheck %s: %w", target, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("healthcheck %s: status %d", target, resp.StatusCode)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&target, "url", "", "URL to probe (default: /healthz on the configured address)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Second, "how long to wait for the answer")
+	return cmd
+}
+
+// loopbackAddr turns a listen address such as ":8080" or "0.0.0.0:8080"
+// into one a local client can dial.
+func loopbackAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func newVersionCmd() *cobra.Command {
@@ -110,76 +169,25 @@ func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func serve(ctx context.Context, configPath, listen string, logOut io.Writer) error {
-	// Remote key sets log while the config loads, before log.level and
-	// log.format are known, so they get a JSON logger at info level.
-	bootLog := newLogger(LogConfig{Level: "info", Format: "json"}, logOut)
-	loaded, err := loadConfig(configPath, withLogger(bootLog))
-	if err != nil {
-		return err
-	}
-	defer loaded.App.Sessions.Close()
-	cfg := loaded.Config
-	if listen != "" {
-		cfg.Server.Listen = listen
-	}
-	log := newLogger(cfg.Log, logOut)
-	logStartup(log, loaded)
-
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
-	}
-	e := handlers.NewEcho(handlers.Routes{
-		ChannelAuthPath: cfg.Server.ChannelAuthPath,
-		UserAuthPath:    cfg.Server.UserAuthPath,
-		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
-	}, handlers.StaticApp(loaded.App), log)
-	srv := &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	log.Info("listening", "addr", ln.Addr().String(),
-		"channel_auth_path", cfg.Server.ChannelAuthPath, "user_auth_path", cfg.Server.UserAuthPath)
-
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	log.Info("stopped")
-	return nil
-}
-
 // logStartup logs the settings that matter and warns about insecure ones.
 // It never logs a secret.
 func logStartup(log *slog.Logger, loaded *Loaded) {
 	cfg := loaded.Config
-	log.Info("starting pusher-authd", "version", buildVersion(), "config", loaded.Source.String(),
-		"rules", loaded.App.Policy.RuleCount(), "issuers", len(cfg.Session.Issuers),
-		"algorithms", loaded.App.Sessions.Algorithms(), "app_key", cfg.Pusher.Key,
-		"encryption", cfg.Pusher.EncryptionMasterKey != "", "leeway", cfg.Session.Leeway.String())
+	appNames := make([]string, 0, len(loaded.Apps))
+	for name := range loaded.Apps {
+		appNames = append(appNames, name)
+	}
+	sort.Strings(appNames)
+	log.Info("config loaded", "version", buildVersion(), "config", loaded.Source.String(),
+		"rules", loaded.RuleCount(), "default_app", loaded.App != nil, "apps", appNames,
+		"issuers", len(cfg.Session.Issuers), "algorithms", loaded.Sessions.Algorithms(),
+		"leeway", cfg.Session.Leeway.String(), "cors_origins", len(cfg.CORS.AllowedOrigins),
+		"trusted_proxies", len(cfg.Server.TrustedProxies))
 	if loaded.Source.Embedded {
 		log.Warn("running on the embedded development config: demo Pusher credentials and a public session secret; " +
 			"pass --config for real use. Mint a development token with: pusher-authd token --sub user-1")
 	}
-	if cfg.Pusher.Secret == demoPusherSecret {
+	if cfg.Pusher.Secret == demoPusherSecret && loaded.App != nil {
 		log.Warn("pusher.secret is the public demo secret from Pusher's docs; replies will not verify on a real app")
 	}
 	for i, is := range cfg.Session.Issuers {

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pusher-authd/pusher-authd/channel"
+	"github.com/pusher-authd/pusher-authd/metrics"
 	"github.com/pusher-authd/pusher-authd/policy"
 	"github.com/pusher-authd/pusher-authd/signer"
 )
@@ -19,6 +20,9 @@ type ChannelAuth struct {
 	Apps         AppResolver
 	Log          *slog.Logger
 	MaxBodyBytes int64
+	// Metrics and SubjectLimit are optional.
+	Metrics      *metrics.Metrics
+	SubjectLimit RateLimiter
 }
 
 // Handle verifies the session, applies the policy and replies with the
@@ -28,21 +32,7 @@ func (h *ChannelAuth) Handle(c echo.Context) error {
 	started := time.Now()
 	rec := &decisionRecord{endpoint: "channel_auth", decision: "error"}
 	reply, err := h.authorize(c, rec)
-	if err != nil {
-		apiErr := toAPIError(err)
-		rec.status = apiErr.Status
-		if rec.reason == "" {
-			rec.reason = apiErr.Reason
-		}
-		if apiErr.Detail != "" && rec.detail == "" {
-			rec.detail = apiErr.Detail
-		}
-		logDecision(c.Request().Context(), h.Log, rec, started)
-		return writeError(c, apiErr)
-	}
-	rec.status = http.StatusOK
-	logDecision(c.Request().Context(), h.Log, rec, started)
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, reply)
+	return finish(c, h.Log, h.Metrics, rec, started, reply, err)
 }
 
 func (h *ChannelAuth) authorize(c echo.Context, rec *decisionRecord) ([]byte, error) {
@@ -76,6 +66,9 @@ func (h *ChannelAuth) authorize(c echo.Context, rec *decisionRecord) ([]byte, er
 	}
 	if sub, ok := claims["sub"].(string); ok {
 		rec.userID = sub
+	}
+	if err := limitSubject(h.SubjectLimit, h.Metrics, claims); err != nil {
+		return nil, err
 	}
 
 	d := app.Policy.Decide(c.Request().Context(), policy.Input{

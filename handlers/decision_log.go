@@ -1,10 +1,13 @@
 package handlers
 
 import (
-	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
+	"github.com/pusher-authd/pusher-authd/metrics"
 	"github.com/pusher-authd/pusher-authd/policy"
 )
 
@@ -34,28 +37,69 @@ func (r *decisionRecord) fromDecision(d policy.Decision) {
 	}
 }
 
-// logDecision writes the one line per request: Info for grants, denials and
-// client errors, Error when the server failed.
-func logDecision(ctx context.Context, log *slog.Logger, r *decisionRecord, started time.Time) {
+// finish sends the reply or the error, writes the request's one decision
+// log line and records its metrics. Info covers grants, denials and client
+// errors; Error means the server failed.
+func finish(c echo.Context, log *slog.Logger, m *metrics.Metrics, rec *decisionRecord, started time.Time, reply []byte, err error) error {
+	var apiErr *apiError
+	if err != nil {
+		apiErr = toAPIError(err)
+		rec.status = apiErr.Status
+		if rec.reason == "" {
+			rec.reason = apiErr.Reason
+		}
+		if rec.detail == "" {
+			rec.detail = apiErr.Detail
+		}
+	} else {
+		rec.status = http.StatusOK
+	}
+	elapsed := time.Since(started)
+
 	level := slog.LevelInfo
-	if r.status >= 500 {
+	if rec.status >= 500 {
 		level = slog.LevelError
 	}
 	attrs := []slog.Attr{
-		slog.String("endpoint", r.endpoint),
-		slog.String("app", r.app),
-		slog.String("decision", r.decision),
-		slog.String("reason", r.reason),
-		slog.Int("status", r.status),
-		slog.Float64("latency_ms", float64(time.Since(started).Microseconds())/1000),
+		slog.String("endpoint", rec.endpoint),
+		slog.String("app", rec.app),
+		slog.String("decision", rec.decision),
+		slog.String("reason", rec.reason),
+		slog.Int("status", rec.status),
+		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
 	}
 	for _, kv := range [][2]string{
-		{"channel", r.channel}, {"channel_kind", r.kind}, {"socket_id", r.socketID},
-		{"user_id", r.userID}, {"rule", r.rule}, {"detail", r.detail},
+		{"channel", rec.channel}, {"channel_kind", rec.kind}, {"socket_id", rec.socketID},
+		{"user_id", rec.userID}, {"rule", rec.rule}, {"detail", rec.detail},
 	} {
 		if kv[1] != "" {
 			attrs = append(attrs, slog.String(kv[0], kv[1]))
 		}
 	}
-	log.LogAttrs(ctx, level, "auth decision", attrs...)
+	requestLog(c, log).LogAttrs(c.Request().Context(), level, "auth decision", attrs...)
+
+	m.ObserveRequest(rec.endpoint, rec.app, rec.status, elapsed)
+	if rec.decision != "error" {
+		m.ObserveDecision(rec.endpoint, rec.app, rec.kind, rec.decision, rec.rule, rec.reason)
+	}
+
+	if apiErr != nil {
+		return writeError(c, apiErr)
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, reply)
+}
+
+// limitSubject applies the per-subject rate limit, keyed by issuer and
+// subject so equal subjects at two issuers stay apart.
+func limitSubject(limiter RateLimiter, m *metrics.Metrics, claims map[string]any) error {
+	if limiter == nil {
+		return nil
+	}
+	iss, _ := claims["iss"].(string)
+	sub, _ := claims["sub"].(string)
+	if ok, retry := limiter.Allow(iss + "\x00" + sub); !ok {
+		m.ObserveRateLimited("subject")
+		return tooManyRequests(retry)
+	}
+	return nil
 }

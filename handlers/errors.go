@@ -162,3 +162,8 @@ func snakeStatus(status int) string {
 	}
 	return string(text)
 }
+
+// NotFound returns a 404 error with reason and message, for resolvers.
+func NotFound(reason, message string) error {
+	return &apiError{Status: http.StatusNotFound, Reason: reason, Message: message}
+}

@@ -80,8 +80,11 @@ func newTestEcho(t testing.TB, app *App) (*echo.Echo, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := NewEcho(Routes{ChannelAuthPath: "/pusher/auth", UserAuthPath: "/pusher/user-auth", MaxBodyBytes: DefaultMaxBodyBytes},
-		StaticApp(app), log)
+	e := NewEcho(Options{
+		Routes: Routes{ChannelAuthPath: "/pusher/auth", UserAuthPath: "/pusher/user-auth", MaxBodyBytes: DefaultMaxBodyBytes},
+		Apps:   StaticApp(app),
+		Log:    log,
+	})
 	return e, &logs
 }
 

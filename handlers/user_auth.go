@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/pusher-authd/pusher-authd/metrics"
 	"github.com/pusher-authd/pusher-authd/policy"
 	"github.com/pusher-authd/pusher-authd/signer"
 )
@@ -17,6 +18,9 @@ type UserAuth struct {
 	Apps         AppResolver
 	Log          *slog.Logger
 	MaxBodyBytes int64
+	// Metrics and SubjectLimit are optional.
+	Metrics      *metrics.Metrics
+	SubjectLimit RateLimiter
 }
 
 // Handle verifies the session, builds user_data from the sign-in policy and
@@ -25,21 +29,7 @@ func (h *UserAuth) Handle(c echo.Context) error {
 	started := time.Now()
 	rec := &decisionRecord{endpoint: "user_auth", decision: "error"}
 	reply, err := h.authenticate(c, rec)
-	if err != nil {
-		apiErr := toAPIError(err)
-		rec.status = apiErr.Status
-		if rec.reason == "" {
-			rec.reason = apiErr.Reason
-		}
-		if apiErr.Detail != "" && rec.detail == "" {
-			rec.detail = apiErr.Detail
-		}
-		logDecision(c.Request().Context(), h.Log, rec, started)
-		return writeError(c, apiErr)
-	}
-	rec.status = http.StatusOK
-	logDecision(c.Request().Context(), h.Log, rec, started)
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, reply)
+	return finish(c, h.Log, h.Metrics, rec, started, reply, err)
 }
 
 func (h *UserAuth) authenticate(c echo.Context, rec *decisionRecord) ([]byte, error) {
@@ -68,6 +58,9 @@ func (h *UserAuth) authenticate(c echo.Context, rec *decisionRecord) ([]byte, er
 	}
 	if sub, ok := claims["sub"].(string); ok {
 		rec.userID = sub
+	}
+	if err := limitSubject(h.SubjectLimit, h.Metrics, claims); err != nil {
+		return nil, err
 	}
 
 	d := app.Policy.SignIn(c.Request().Context(), policy.Input{

@@ -1,0 +1,97 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pusher-authd/pusher-authd/metrics"
+)
+
+// RequestIDHeader carries the request id from the gateway and back.
+const RequestIDHeader = "X-Request-ID"
+
+// maxRequestIDLength bounds an accepted X-Request-ID; a longer or odd one is
+// replaced, so a client cannot write arbitrary text into every log line.
+const maxRequestIDLength = 128
+
+const (
+	contextKeyLog       = "pusher_authd.log"
+	contextKeyRequestID = "pusher_authd.request_id"
+)
+
+// RequestID takes X-Request-ID from the gateway or makes one, returns it in
+// the response, and stores a logger carrying request_id for the handlers.
+func RequestID(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			id := c.Request().Header.Get(RequestIDHeader)
+			if !validRequestID(id) {
+				id = newRequestID()
+			}
+			c.Response().Header().Set(RequestIDHeader, id)
+			c.Set(contextKeyRequestID, id)
+			c.Set(contextKeyLog, log.With("request_id", id))
+			return next(c)
+		}
+	}
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		if b <= ' ' || b > '~' || b == '"' || b == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestLog returns the request's logger, or fallback outside RequestID.
+func requestLog(c echo.Context, fallback *slog.Logger) *slog.Logger {
+	if log, ok := c.Get(contextKeyLog).(*slog.Logger); ok {
+		return log
+	}
+	return fallback
+}
+
+// RateLimiter allows or refuses one request for a key, and says when to
+// retry after a refusal.
+type RateLimiter interface {
+	Allow(key string) (ok bool, retryAfter time.Duration)
+}
+
+// ClientIPLimit answers 429 with Retry-After when the client address has
+// used up its rate. clientIP decides the address, so X-Forwarded-For counts
+// only from trusted proxies.
+func ClientIPLimit(limiter RateLimiter, clientIP func(*http.Request) netip.Addr, m *metrics.Metrics) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ok, retry := limiter.Allow(clientIP(c.Request()).String())
+			if !ok {
+				m.ObserveRateLimited("client_ip")
+				return writeError(c, tooManyRequests(retry))
+			}
+			return next(c)
+		}
+	}
+}
+
+func tooManyRequests(retry time.Duration) *apiError {
+	return &apiError{Status: http.StatusTooManyRequests, Reason: "rate_limited",
+		Message: "too many auth requests; retry after the Retry-After seconds", RetryAfter: max(retry, time.Second)}
+}
