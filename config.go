@@ -514,7 +514,7 @@ func validateServer(cfg *Config) []string {
 	if srv.Listen == "" {
 		report("server.listen: empty; set an address such as :8080")
 	}
-	if srv.MetricsListen != "" && srv.MetricsListen == srv.Listen {
+	if srv.MetricsListen != "" && srv.MetricsListen == srv.Listen && !strings.HasSuffix(srv.Listen, ":0") {
 		report("server.metrics_listen and server.listen are both %q", srv.Listen)
 	}
 	for _, kv := range []struct{ key, path string }{

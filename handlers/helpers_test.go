@@ -30,7 +30,7 @@ const (
 // the claim, private-encrypted-foobar, and a few channels for other tests.
 var testRules = []policy.RuleSpec{
 	{Name: "foobar", Channel: "private-foobar"},
-	{Name: "presence-foobar", Channel: "presence-foobar", Member: &policy.MemberSpec{
+	{Name: "presence-member", Channel: "presence-foobar", Member: &policy.MemberSpec{
 		UserID: "claims.sub", UserInfo: "'name' in claims ? {'name': claims.name} : {}"}},
 	{Name: "encrypted-foobar", Channel: "private-encrypted-foobar"},
 	{Name: "any-private", Channel: "private-*", When: "'tenant' in params && params.tenant == 'acme'"},
