@@ -50,7 +50,8 @@ const SupportedAlgorithms = "HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS
 // KeySpec is one static verification key as written in configuration.
 // Exactly one of Secret, PublicKey and PublicKeyFile is set.
 type KeySpec struct {
-	// ID, when set, must equal the token's kid header.
+	// ID, when set, must equal the kid header of tokens that carry one. A
+	// token without kid is tried against every key that allows its alg.
 	ID string `mapstructure:"kid"`
 	// Algorithms is the explicit allow-list for this key.
 	Algorithms []string `mapstructure:"algorithms"`
@@ -81,7 +82,7 @@ func parseKey(spec KeySpec) (*key, []string) {
 		}
 	}
 	if sources != 1 {
-		return nil, []string{"set exactly one of secret, public_key and public_key_file"}
+		return nil, []string{": set exactly one of secret, public_key and public_key_file"}
 	}
 
 	k := &key{id: spec.ID, algorithms: map[string]bool{}}
@@ -89,21 +90,22 @@ func parseKey(spec KeySpec) (*key, []string) {
 	case spec.Secret != "":
 		k.family = familyHMAC
 		if len(spec.Secret) < MinHMACKeyBytes {
-			problems = append(problems, fmt.Sprintf("secret: %d bytes is too short for HMAC, want at least %d", len(spec.Secret), MinHMACKeyBytes))
+			problems = append(problems, fmt.Sprintf(".secret: %d bytes is too short for HMAC, want at least %d", len(spec.Secret), MinHMACKeyBytes))
 		}
 		k.material = []byte(spec.Secret)
 	default:
-		pemText := spec.PublicKey
+		pemText, field := spec.PublicKey, ".public_key: "
 		if spec.PublicKeyFile != "" {
+			field = ".public_key_file: " + spec.PublicKeyFile + ": "
 			data, err := os.ReadFile(spec.PublicKeyFile)
 			if err != nil {
-				return nil, []string{fmt.Sprintf("public_key_file: %v", err)}
+				return nil, []string{".public_key_file: " + err.Error()}
 			}
 			pemText = string(data)
 		}
 		pub, err := parsePublicKeyPEM(pemText)
 		if err != nil {
-			return nil, []string{err.Error()}
+			return nil, []string{field + err.Error()}
 		}
 		k.material = pub
 		switch pub.(type) {
@@ -114,24 +116,24 @@ func parseKey(spec KeySpec) (*key, []string) {
 		case ed25519.PublicKey:
 			k.family = familyEd25519
 		default:
-			return nil, []string{fmt.Sprintf("public key type %T is not supported", pub)}
+			return nil, []string{fmt.Sprintf(".public_key: key type %T is not supported", pub)}
 		}
 	}
 
 	if len(spec.Algorithms) == 0 {
-		problems = append(problems, fmt.Sprintf("algorithms: empty; list the algorithms this %s key may verify", k.family))
+		problems = append(problems, fmt.Sprintf(".algorithms: empty; list the algorithms this %s key may verify", k.family))
 	}
 	for i, alg := range spec.Algorithms {
 		fam, known := algorithms[alg]
 		switch {
 		case strings.EqualFold(alg, "none"):
-			problems = append(problems, fmt.Sprintf("algorithms[%d]: \"none\" is never accepted", i))
+			problems = append(problems, fmt.Sprintf(".algorithms[%d]: \"none\" is never accepted", i))
 		case !known:
-			problems = append(problems, fmt.Sprintf("algorithms[%d]: unknown algorithm %q, want one of %s", i, alg, SupportedAlgorithms))
+			problems = append(problems, fmt.Sprintf(".algorithms[%d]: unknown algorithm %q, want one of %s", i, alg, SupportedAlgorithms))
 		case fam != k.family:
-			problems = append(problems, fmt.Sprintf("algorithms[%d]: %s needs a %s key, but this key is %s", i, alg, fam, k.family))
+			problems = append(problems, fmt.Sprintf(".algorithms[%d]: %s needs a %s key, but this key is %s", i, alg, fam, k.family))
 		case fam == familyECDSA && k.material.(*ecdsa.PublicKey).Curve != curveOf[alg]:
-			problems = append(problems, fmt.Sprintf("algorithms[%d]: %s needs curve %s, but this key is on %s",
+			problems = append(problems, fmt.Sprintf(".algorithms[%d]: %s needs curve %s, but this key is on %s",
 				i, alg, curveOf[alg].Params().Name, k.material.(*ecdsa.PublicKey).Curve.Params().Name))
 		default:
 			k.algorithms[alg] = true
@@ -143,32 +145,36 @@ func parseKey(spec KeySpec) (*key, []string) {
 	return k, nil
 }
 
+// errMalformedDER replaces x509's parse errors, which quote whole ASN.1
+// structures, in config messages.
+var errMalformedDER = errors.New("the PEM block holds no valid DER key of its type")
+
 func parsePublicKeyPEM(text string) (any, error) {
 	block, _ := pem.Decode([]byte(strings.TrimSpace(text)))
 	if block == nil {
-		return nil, errors.New("public key: no PEM block found")
+		return nil, errors.New("no PEM block found")
 	}
 	switch block.Type {
 	case "PUBLIC KEY":
 		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("public key: %v", err)
+			return nil, errMalformedDER
 		}
 		return pub, nil
 	case "RSA PUBLIC KEY":
 		pub, err := x509.ParsePKCS1PublicKey(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("public key: %v", err)
+			return nil, errMalformedDER
 		}
 		return pub, nil
 	case "CERTIFICATE":
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("public key: %v", err)
+			return nil, errMalformedDER
 		}
 		return cert.PublicKey, nil
 	default:
-		return nil, fmt.Errorf("public key: PEM block is %q, want PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE (never a private key)", block.Type)
+		return nil, fmt.Errorf("PEM block is %q, want PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE (never a private key)", block.Type)
 	}
 }
 

@@ -159,8 +159,8 @@ func TestNewRejectsConfig(t *testing.T) {
 				Algorithms: []string{"RS256"},
 				PublicKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte("not DER")})),
 			}),
-			path: "session.issuers[0].keys[0]",
-			want: "public key: ",
+			path: "session.issuers[0].keys[0].public_key",
+			want: "no valid DER key",
 		},
 		{
 			name: "missing public_key_file is rejected",

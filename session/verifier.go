@@ -224,7 +224,7 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 		for j, ks := range is.Keys {
 			k, keyProblems := parseKey(ks)
 			for _, p := range keyProblems {
-				report("%s.keys[%d].%s", path, j, p)
+				report("%s.keys[%d]%s", path, j, p)
 			}
 			if k == nil {
 				continue
