@@ -48,8 +48,8 @@ func (r *runtime) current() *Loaded { return r.loaded.Load() }
 
 // reload loads and validates the file and, only if it is valid, swaps it in.
 // An invalid file leaves the running config in place. Settings that need a
-// restart (server.*, log.*, cors.*) are applied only at the next start; a
-// change to them is logged.
+// restart (server.* except trusted_proxies, log.*, cors.*) are applied only
+// at the next start; a change to them is logged.
 func (r *runtime) reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -73,8 +73,10 @@ func (r *runtime) reload() error {
 		next.IPLimit, next.SubjectLimit = prev.IPLimit, prev.SubjectLimit
 	}
 	r.loaded.Store(next)
+	prevServer, nextServer := prev.Config.Server, next.Config.Server
+	prevServer.TrustedProxies, nextServer.TrustedProxies = nil, nil
 	for key, changed := range map[string]bool{
-		"server": !reflect.DeepEqual(prev.Config.Server, next.Config.Server),
+		"server": !reflect.DeepEqual(prevServer, nextServer),
 		"log":    prev.Config.Log != next.Config.Log,
 		"cors":   !reflect.DeepEqual(prev.Config.CORS, next.Config.CORS),
 	} {
