@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"sigs.k8s.io/yaml"
 )
 
 func writeConfig(t *testing.T, text string) string {
@@ -174,5 +175,30 @@ func TestMintTokenVerifies(t *testing.T) {
 	}
 	if _, _, err := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{}); err != nil {
 		t.Errorf("minted token does not parse: %v", err)
+	}
+}
+
+// TestKubernetesConfigMapLoads loads the config in the example ConfigMap
+// with the secrets the Deployment takes from its Secret, without network.
+func TestKubernetesConfigMapLoads(t *testing.T) {
+	raw, err := os.ReadFile("deploy/kubernetes/configmap.yaml")
+	if err != nil {
+		t.Fatalf("read ConfigMap: %v", err)
+	}
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	if err := yaml.Unmarshal(raw, &cm); err != nil {
+		t.Fatalf("parse ConfigMap: %v", err)
+	}
+	t.Setenv("PUSHER_AUTHD_PUSHER_SECRET", "secret-from-the-kubernetes-secret")
+	t.Setenv("PUSHER_AUTHD_PUSHER_ENCRYPTION_MASTER_KEY", "zyrm8pvV2C9fJcBfhyXzvxbJVN/H7QLmbe0xJi1GhPU=")
+	loaded, err := loadConfig(writeConfig(t, cm.Data["config.yaml"]), offline())
+	if err != nil {
+		t.Fatalf("ConfigMap config does not load: %v", err)
+	}
+	loaded.Close()
+	if loaded.Config.Server.MetricsListen == "" {
+		t.Error("server.metrics_listen is empty; the probes expect a separate metrics port")
 	}
 }

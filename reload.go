@@ -126,9 +126,10 @@ func (r *runtime) watch(ctx context.Context) {
 			r.log.Info("SIGHUP received: reloading config")
 			_ = r.reload()
 		case ev := <-events:
-			// A ConfigMap update swaps the ..data symlink, so any event in
-			// the directory may have changed the file.
-			if filepath.Clean(ev.Name) == target || filepath.Base(ev.Name) == "..data" || ev.Has(fsnotify.Create) {
+			// An editor replaces the file by renaming a temporary one over
+			// it, and a ConfigMap update swaps the ..data symlink; other
+			// files in the directory are ignored.
+			if filepath.Clean(ev.Name) == target || filepath.Base(ev.Name) == "..data" {
 				debounce = time.After(reloadDebounce)
 			}
 		case <-debounce:

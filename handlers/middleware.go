@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/pusher-authd/pusher-authd/limits"
 	"github.com/pusher-authd/pusher-authd/metrics"
 )
 
@@ -77,11 +78,12 @@ type RateLimiter interface {
 
 // ClientIPLimit answers 429 with Retry-After when the client address has
 // used up its rate. clientIP decides the address, so X-Forwarded-For counts
-// only from trusted proxies.
+// only from trusted proxies; IPv6 clients are keyed by their /64, so one
+// host cannot escape the limit by rotating addresses.
 func ClientIPLimit(limiter RateLimiter, clientIP func(*http.Request) netip.Addr, m *metrics.Metrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			ok, retry := limiter.Allow(clientIP(c.Request()).String())
+			ok, retry := limiter.Allow(limits.AddrKey(clientIP(c.Request())))
 			if !ok {
 				m.ObserveRateLimited("client_ip")
 				return writeError(c, tooManyRequests(retry))

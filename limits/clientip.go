@@ -57,7 +57,11 @@ func parseTrustedProxy(s string) (netip.Prefix, error) {
 	}
 	if p.Addr().Is4In6() {
 		// From unmaps every address, so a mapped prefix would never match.
-		return netip.Prefix{}, fmt.Errorf("IPv4-mapped CIDR %q never matches because addresses are compared in IPv4 form; write it as an IPv4 CIDR", s)
+		want := "an IPv4 CIDR"
+		if p.Bits() >= 96 {
+			want = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked().String()
+		}
+		return netip.Prefix{}, fmt.Errorf("IPv4-mapped CIDR %q never matches because addresses are compared in IPv4 form, want %s", s, want)
 	}
 	if masked := p.Masked(); masked != p {
 		return netip.Prefix{}, fmt.Errorf("CIDR %q has host bits set, want %s", s, masked)
@@ -72,7 +76,7 @@ func parseTrustedProxy(s string) (netip.Prefix, error) {
 // address. When the peer is trusted, From reads the X-Forwarded-For entries
 // from the right, across all header lines in order, skips trusted addresses
 // and returns the first untrusted one. The entries left of it were written
-// by the client or by proxies nobody vouches for, so they are never used.
+// by the client or by untrusted proxies, so they are never used.
 // When every entry is trusted, the leftmost one is returned.
 //
 // A malformed entry stops the walk, and From returns the last address it

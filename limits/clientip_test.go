@@ -168,7 +168,17 @@ func TestNewClientIPErrors(t *testing.T) {
 		{
 			name:      "IPv4-mapped prefix is rejected",
 			trusted:   []string{"::ffff:10.0.0.0/104"},
-			wantLines: []string{`trusted_proxies[0]: IPv4-mapped CIDR "::ffff:10.0.0.0/104" never matches because addresses are compared in IPv4 form; write it as an IPv4 CIDR`},
+			wantLines: []string{`trusted_proxies[0]: IPv4-mapped CIDR "::ffff:10.0.0.0/104" never matches because addresses are compared in IPv4 form, want 10.0.0.0/8`},
+		},
+		{
+			name:      "IPv4-mapped prefix with host bits names the masked IPv4 prefix",
+			trusted:   []string{"::ffff:192.168.1.7/112"},
+			wantLines: []string{`trusted_proxies[0]: IPv4-mapped CIDR "::ffff:192.168.1.7/112" never matches because addresses are compared in IPv4 form, want 192.168.0.0/16`},
+		},
+		{
+			name:      "short IPv4-mapped prefix asks for IPv4",
+			trusted:   []string{"::ffff:0.0.0.0/80"},
+			wantLines: []string{`trusted_proxies[0]: IPv4-mapped CIDR "::ffff:0.0.0.0/80" never matches because addresses are compared in IPv4 form, want an IPv4 CIDR`},
 		},
 		{
 			name:    "every invalid entry is reported",

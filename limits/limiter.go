@@ -32,7 +32,7 @@ type Limiter struct {
 // keys. A perSecond of 0 disables limiting, and then burst and maxKeys are
 // not checked.
 //
-// Evicting a key forgets its bucket, so the key starts again with a full
+// Evicting a key drops its bucket, so the key starts again with a full
 // burst. When more than maxKeys keys are active within burst/perSecond
 // seconds, keys are evicted before their buckets refill and the limit is
 // weaker than configured. A key idle for that long has a full bucket, so
@@ -60,10 +60,10 @@ func New(perSecond float64, burst, maxKeys int) (*Limiter, error) {
 	return &Limiter{limit: rate.Limit(perSecond), burst: burst, now: time.Now, buckets: buckets}, nil
 }
 
-// Allow takes one token from key's bucket. When the bucket is empty it
-// returns false and how long until one token is available; that duration
-// is always above zero. A denied request takes no token, so retrying after
-// retryAfter succeeds unless another request for the same key came first.
+// Allow takes one token from key's bucket. When the bucket is empty, it
+// returns false and how long until one token is available, which is always
+// above zero. A denied request takes no token, so retrying after retryAfter
+// succeeds unless another request for the same key came first.
 func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	if l == nil || l.buckets == nil {
 		return true, 0
@@ -88,7 +88,7 @@ func (l *Limiter) Len() int {
 }
 
 // bucket returns key's token bucket, creating a full one for a new key.
-// The lock covers only the LRU list; rate.Limiter has its own lock.
+// The lock covers only the LRU list, because rate.Limiter has its own lock.
 func (l *Limiter) bucket(key string) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -116,8 +116,8 @@ func (l *Limiter) refillTime(tokens float64) time.Duration {
 }
 
 // RetryAfterSeconds formats d as the delay-seconds value of a Retry-After
-// header: whole seconds, rounded up, and at least 1, because a client told
-// to retry after 0 seconds retries at once.
+// header: whole seconds, rounded up, and at least 1, because a delay of 0
+// makes clients retry at once.
 func RetryAfterSeconds(d time.Duration) string {
 	secs := int64(d / time.Second)
 	if d%time.Second > 0 {
