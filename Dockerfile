@@ -18,5 +18,9 @@ ENV PUSHER_AUTHD_CONFIG=/etc/pusher-authd/config.yaml \
     PUSHER_AUTHD_SERVER_LISTEN=:8080
 USER nonroot:nonroot
 EXPOSE 8080
+# The service writes no files, so it runs with a read-only root filesystem
+# (docker run --read-only, or readOnlyRootFilesystem in Kubernetes).
+# Distroless has no shell or curl, so the probe is a subcommand.
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["/usr/local/bin/pusher-authd", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/pusher-authd"]
 CMD ["serve"]

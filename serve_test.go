@@ -368,3 +368,25 @@ func TestSeparateMetricsListener(t *testing.T) {
 		}
 	}
 }
+
+func TestHealthcheckCommand(t *testing.T) {
+	ts := startServer(t, fmt.Sprintf(serveConfig, allowRule("private-a")))
+	run := func(args ...string) error {
+		cmd := newRootCmd()
+		cmd.SetArgs(args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		return cmd.Execute()
+	}
+	if err := run("healthcheck", "--url", ts.url("/healthz")); err != nil {
+		t.Errorf("healthcheck against a running server: %v, want success", err)
+	}
+	if err := run("healthcheck", "--url", ts.url("/nope"), "--timeout", "1s"); err == nil {
+		t.Error("healthcheck against a 404 path succeeded, want an error")
+	}
+	for listen, want := range map[string]string{":8080": "127.0.0.1:8080", "0.0.0.0:9090": "127.0.0.1:9090", "[::]:1": "127.0.0.1:1", "10.0.0.5:80": "10.0.0.5:80"} {
+		if got := loopbackAddr(listen); got != want {
+			t.Errorf("loopbackAddr(%q) = %q, want %q", listen, got, want)
+		}
+	}
+}

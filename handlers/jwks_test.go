@@ -117,6 +117,8 @@ func BenchmarkRepeatedToken(b *testing.B) {
 
 	hsApp := newTestApp(b, appOptions{})
 	hsApp.Sessions = newHS256Verifier(b, cache)
+	hsNoCache := newTestApp(b, appOptions{})
+	hsNoCache.Sessions = newHS256Verifier(b, session.CacheSpec{})
 	hsToken := signSession(b, jwt.MapClaims{"sub": "user-1"})
 	rsApp, mint := newRS256App(b, false, cache)
 	rsToken := mint(jwt.MapClaims{"sub": "user-1"})
@@ -129,6 +131,7 @@ func BenchmarkRepeatedToken(b *testing.B) {
 		token string
 	}{
 		{"HS256", hsApp, hsToken},
+		{"HS256-no-cache", hsNoCache, hsToken},
 		{"RS256", rsApp, rsToken},
 		{"RS256-no-cache", rsNoCache, rsNoCacheToken},
 	} {
