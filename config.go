@@ -64,8 +64,8 @@ type ServerConfig struct {
 	ReadTimeout       time.Duration `mapstructure:"read_timeout"`
 	WriteTimeout      time.Duration `mapstructure:"write_timeout"`
 	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
-	// ShutdownDelay is how long /readyz answers 503 before the listener
-	// closes, so the gateway stops sending first.
+	// ShutdownDelay is how long /readyz responds with 503 before the
+	// listener closes, so the gateway stops sending first.
 	ShutdownDelay time.Duration `mapstructure:"shutdown_delay"`
 	// DrainTimeout bounds how long in-flight requests may take to finish.
 	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
@@ -182,9 +182,9 @@ func (e *ConfigError) Error() string {
 type Loaded struct {
 	Config Config
 	Source Source
-	// App answers the plain paths; nil when only named apps are configured.
+	// App serves the plain paths. It is nil when only named apps are configured.
 	App *handlers.App
-	// Apps answer /apps/<name>/...
+	// Apps serve /apps/<name>/...
 	Apps map[string]*handlers.App
 	// Sessions is shared by every app.
 	Sessions *session.Verifier

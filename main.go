@@ -1,4 +1,4 @@
-// Command pusher-authd answers pusher-js channel authorization and user
+// Command pusher-authd serves pusher-js channel authorization and user
 // authentication requests from a YAML policy over verified session JWTs.
 package main
 

@@ -127,7 +127,7 @@ func (r *runtime) watch(ctx context.Context) {
 			_ = r.reload()
 		case ev := <-events:
 			// An editor replaces the file by renaming a temporary one over
-			// it, and a ConfigMap update swaps the ..data symlink; other
+			// it, and a ConfigMap update swaps the ..data symlink. Other
 			// files in the directory are ignored.
 			if filepath.Clean(ev.Name) == target || filepath.Base(ev.Name) == "..data" {
 				debounce = time.After(reloadDebounce)

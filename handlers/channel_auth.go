@@ -13,7 +13,7 @@ import (
 	"github.com/pusher-authd/pusher-authd/signer"
 )
 
-// ChannelAuth answers pusher-js channel authorization requests
+// ChannelAuth handles pusher-js channel authorization requests
 // (channelAuthorization.endpoint) for private-, presence- and
 // private-encrypted- channels.
 type ChannelAuth struct {

@@ -17,8 +17,8 @@ import (
 	"github.com/pusher-authd/pusher-authd/session"
 )
 
-// apiError is an error with the status and the small, stable body it is
-// answered with. Message is meant for the developer reading the response;
+// apiError is an error with its status and the small, stable response
+// body. Message is meant for the developer reading the response;
 // it never holds a token, secret or claim value.
 type apiError struct {
 	Status  int
@@ -47,7 +47,7 @@ type errorBody struct {
 }
 
 // writeError sends err as JSON. A session error gets 401 (or 503 when keys
-// could not be fetched) with a WWW-Authenticate header as RFC 6750 asks.
+// could not be fetched) with a WWW-Authenticate header as RFC 6750 requires.
 func writeError(c echo.Context, err error) error {
 	apiErr := toAPIError(err)
 	if apiErr.Challenge != "" {
@@ -80,7 +80,7 @@ func toAPIError(err error) *apiError {
 			Message: sessionMessages[sessErr.Reason], Detail: sessErr.Detail, Challenge: challenge(sessErr)}
 	}
 	return &apiError{Status: http.StatusInternalServerError, Reason: "internal_error",
-		Message: "the server failed to answer; see its log", Detail: err.Error()}
+		Message: "internal server error; see the service log", Detail: err.Error()}
 }
 
 // sessionMessages explain each session reason to the developer.
@@ -112,7 +112,7 @@ func challenge(sessErr *session.Error) string {
 	return fmt.Sprintf(`Bearer realm="pusher-authd", error="invalid_token", error_description=%q`, string(sessErr.Reason))
 }
 
-// ErrorHandler answers errors raised outside the handlers (unknown path,
+// ErrorHandler responds to errors raised outside the handlers (unknown path,
 // wrong method, panics caught by the recover middleware) with the same JSON
 // shape, never HTML or a redirect.
 func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
@@ -136,7 +136,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		default:
 			if status >= 500 {
 				log.ErrorContext(c.Request().Context(), "request failed", "err", err, "path", c.Path())
-				apiErr = &apiError{Status: http.StatusInternalServerError, Reason: "internal_error", Message: "the server failed to answer; see its log"}
+				apiErr = &apiError{Status: http.StatusInternalServerError, Reason: "internal_error", Message: "internal server error; see the service log"}
 			} else {
 				apiErr = &apiError{Status: status, Reason: snakeStatus(status), Message: http.StatusText(status)}
 			}

@@ -13,12 +13,12 @@ type Health struct {
 	Ready func() (bool, string)
 }
 
-// Live answers /healthz: 200 while the process can serve HTTP.
+// Live serves /healthz: 200 while the process can serve HTTP.
 func (h *Health) Live(c echo.Context) error {
 	return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok"}`))
 }
 
-// Readiness answers /readyz: 200 once the config is loaded and every remote
+// Readiness serves /readyz: 200 once the config is loaded and every remote
 // key set was fetched, 503 before that and while shutting down.
 func (h *Health) Readiness(c echo.Context) error {
 	ready, reason := h.Ready()

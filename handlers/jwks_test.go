@@ -21,7 +21,7 @@ import (
 
 // newRS256App returns an app whose only issuer publishes one RS256 key at a
 // local JWKS endpoint, and a function that signs tokens with that key.
-// With down set, the endpoint answers 503.
+// With down set, the endpoint responds with 503.
 func newRS256App(tb testing.TB, down bool, cache session.CacheSpec) (*App, func(jwt.MapClaims) string) {
 	tb.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)

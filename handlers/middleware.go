@@ -70,13 +70,13 @@ func requestLog(c echo.Context, fallback *slog.Logger) *slog.Logger {
 	return fallback
 }
 
-// RateLimiter allows or refuses one request for a key, and says when to
-// retry after a refusal.
+// RateLimiter allows or rejects one request for a key and returns how long
+// to wait before a retry after a rejection.
 type RateLimiter interface {
 	Allow(key string) (ok bool, retryAfter time.Duration)
 }
 
-// ClientIPLimit answers 429 with Retry-After when the client address has
+// ClientIPLimit responds with 429 and Retry-After when the client address has
 // used up its rate. clientIP decides the address, so X-Forwarded-For counts
 // only from trusted proxies; IPv6 clients are keyed by their /64, so one
 // host cannot escape the limit by rotating addresses.

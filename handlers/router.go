@@ -104,7 +104,7 @@ func RegisterHealth(e *echo.Echo, h *Health) {
 	e.HEAD(ReadyPath, h.Readiness)
 }
 
-// corsMiddleware answers preflights for the exact origins listed. An origin
+// corsMiddleware responds to preflights for the exact origins listed. An origin
 // that is not listed gets no CORS headers, and an OPTIONS preflight never
 // reaches the session check.
 func corsMiddleware(cfg CORS) echo.MiddlewareFunc {

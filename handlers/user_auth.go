@@ -12,7 +12,7 @@ import (
 	"github.com/pusher-authd/pusher-authd/signer"
 )
 
-// UserAuth answers pusher-js user authentication requests
+// UserAuth handles pusher-js user authentication requests
 // (userAuthentication.endpoint, sent by pusher.signin()).
 type UserAuth struct {
 	Apps         AppResolver

@@ -1,6 +1,6 @@
 // Package metrics defines the service's Prometheus metrics. Every label
 // takes values from a small fixed set or from names in the config (app,
-// rule, issuer); a channel name, user id or token never becomes a label.
+// rule, issuer), so a channel name, user id or token never becomes a label.
 package metrics
 
 import (
@@ -81,7 +81,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	return m
 }
 
-// ObserveRequest counts one answered request.
+// ObserveRequest counts one completed request and its duration.
 func (m *Metrics) ObserveRequest(endpoint, app string, status int, elapsed time.Duration) {
 	if m == nil {
 		return

@@ -16,7 +16,7 @@ import (
 )
 
 // DefaultCostLimit bounds the work one expression may do per request, in CEL
-// cost units; a comprehension over a huge claim list stops with an error
+// cost units. A comprehension over a huge claim list stops with an error
 // instead of pinning a core.
 const DefaultCostLimit = 10_000
 

@@ -1,6 +1,6 @@
 // Package policy decides whether a session may join a channel or sign in,
 // from ordered rules with channel patterns and CEL conditions. It maps an
-// Input to a Decision and knows nothing of HTTP, configuration files or
+// Input to a Decision and does not depend on HTTP, configuration files or
 // Pusher signing.
 package policy
 
@@ -18,7 +18,7 @@ import (
 // and signed-in users (Pusher Channels docs, presence channels).
 const MaxUserIDLength = 128
 
-// Reason says why a Decision was made; logs, metrics and tests share it.
+// Reason is the cause of a Decision, shared by logs, metrics and tests.
 type Reason string
 
 // Decision reasons.
@@ -33,7 +33,7 @@ const (
 	ReasonSignInCondition Reason = "signin_condition_false"
 )
 
-// Effect is what a matching rule does.
+// Effect is the action of a matching rule.
 type Effect string
 
 // Rule effects; a rule without one allows.
@@ -73,7 +73,7 @@ type SignInSpec struct {
 type Spec struct {
 	Rules  []RuleSpec
 	SignIn SignInSpec
-	// EncryptionEnabled tells whether a master key is configured; without
+	// EncryptionEnabled reports whether a master key is configured. Without
 	// one, a rule that allows private-encrypted- channels is an error.
 	EncryptionEnabled bool
 	// CostLimit bounds each expression evaluation; zero means DefaultCostLimit.
@@ -99,7 +99,7 @@ func (e *ProblemsError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Input is what a decision is made on.
+// Input is the request data a decision is made on.
 type Input struct {
 	Channel  string
 	Kind     channel.Kind
@@ -116,7 +116,7 @@ type Member struct {
 	UserInfo map[string]any
 }
 
-// UserData is what pusher.signin() receives, before signing.
+// UserData is the user_data of a pusher.signin() reply, before signing.
 type UserData struct {
 	ID        string
 	UserInfo  map[string]any

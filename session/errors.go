@@ -39,8 +39,8 @@ var ErrSessionInvalid = errors.New("session invalid")
 type Error struct {
 	Reason Reason
 	Detail string
-	// TokenSent tells whether the request carried a token at all; it decides
-	// the WWW-Authenticate error attribute.
+	// TokenSent reports whether the request carried a token at all, which
+	// decides the WWW-Authenticate error attribute.
 	TokenSent bool
 	// Unavailable marks a failure on our side (keys could not be fetched),
 	// answered with 503, not 401.

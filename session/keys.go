@@ -15,8 +15,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// MinHMACKeyBytes is the shortest HMAC secret accepted: RFC 7518 section 3.2
-// asks for a key at least as long as the hash output of HS256.
+// MinHMACKeyBytes is the shortest HMAC secret accepted, because RFC 7518
+// section 3.2 requires a key at least as long as the hash output of HS256.
 const MinHMACKeyBytes = 32
 
 // family groups the algorithms that one kind of key verifies.
@@ -147,7 +147,7 @@ func parseKey(spec KeySpec) (*key, []string) {
 
 // errMalformedDER replaces x509's parse errors, which quote whole ASN.1
 // structures, in config messages.
-var errMalformedDER = errors.New("the PEM block holds no valid DER key of its type")
+var errMalformedDER = errors.New("invalid DER data in the PEM block")
 
 func parsePublicKeyPEM(text string) (any, error) {
 	block, _ := pem.Decode([]byte(strings.TrimSpace(text)))

@@ -160,7 +160,7 @@ func TestNewRejectsConfig(t *testing.T) {
 				PublicKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte("not DER")})),
 			}),
 			path: "session.issuers[0].keys[0].public_key",
-			want: "no valid DER key",
+			want: "invalid DER data",
 		},
 		{
 			name: "missing public_key_file is rejected",

@@ -37,7 +37,7 @@ type IssuerSpec struct {
 	// Keys are static verification keys. An issuer has either Keys or a
 	// remote key set (JWKSURL or Discovery), not both.
 	Keys []KeySpec `mapstructure:"keys"`
-	// JWKSURL is where the issuer publishes its JSON Web Key Set.
+	// JWKSURL is the URL of the issuer's JSON Web Key Set.
 	JWKSURL string `mapstructure:"jwks_url"`
 	// Discovery finds the JWKS through Issuer's OpenID configuration.
 	Discovery bool `mapstructure:"discovery"`
@@ -65,7 +65,7 @@ type Spec struct {
 	Cache CacheSpec
 	// Log receives key fetch failures; nil discards them.
 	Log *slog.Logger
-	// Observe, if set, is told about every key set and discovery fetch.
+	// Observe, if set, is called after every key set and discovery fetch.
 	Observe FetchObserver
 	// Transport carries key set and discovery requests; nil means
 	// http.DefaultTransport.
@@ -314,8 +314,8 @@ func (v *Verifier) Algorithms() []string { return v.algNames }
 // Verify checks raw and returns its claims with JSON numbers turned into
 // int64, uint64 or float64 and the issuer's claim aliases added. Every
 // failure is an *Error. A token verified before is served from the cache
-// after its time claims are checked again; the returned map is shared and
-// must not be changed.
+// after its time claims are checked again. The returned map is shared, so
+// callers must not change it.
 func (v *Verifier) Verify(ctx context.Context, raw string) (map[string]any, error) {
 	var ck cacheKey
 	if v.cache != nil && len(raw) <= maxCachedTokenBytes {
