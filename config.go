@@ -257,6 +257,8 @@ type loadOptions struct {
 	observe session.FetchObserver
 	// offline builds remote key sets without fetching them, for check.
 	offline bool
+	// previous lends its fetched key sets to the new config on reload.
+	previous *session.Verifier
 }
 
 type loadOption func(*loadOptions)
@@ -268,6 +270,10 @@ func withFetchObserver(f session.FetchObserver) loadOption {
 }
 
 func offline() loadOption { return func(o *loadOptions) { o.offline = true } }
+
+func reusingKeysOf(prev *Loaded) loadOption {
+	return func(o *loadOptions) { o.previous = prev.Sessions }
+}
 
 // loadConfig reads path, or the embedded config when path is empty, applies
 // environment overrides and ${VAR} references, and validates everything.
@@ -480,10 +486,11 @@ func build(cfg *Config, opts loadOptions) (*Loaded, []string) {
 			Timeout:            j.Timeout,
 			MaxBytes:           j.MaxBytes,
 		},
-		Cache:   session.CacheSpec{MaxEntries: cfg.Session.Cache.MaxEntries, MaxBytes: cfg.Session.Cache.MaxBytes},
-		Log:     opts.log,
-		Observe: opts.observe,
-		Offline: opts.offline,
+		Cache:    session.CacheSpec{MaxEntries: cfg.Session.Cache.MaxEntries, MaxBytes: cfg.Session.Cache.MaxBytes},
+		Log:      opts.log,
+		Observe:  opts.observe,
+		Offline:  opts.offline,
+		Previous: opts.previous,
 	})
 	var sessProblems *session.ProblemsError
 	if errors.As(err, &sessProblems) {

@@ -53,7 +53,8 @@ func (r *runtime) current() *Loaded { return r.loaded.Load() }
 func (r *runtime) reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	next, err := loadConfig(r.path, withLogger(r.loadLog), withFetchObserver(r.metrics.ObserveKeyFetch))
+	next, err := loadConfig(r.path, withLogger(r.loadLog), withFetchObserver(r.metrics.ObserveKeyFetch),
+		reusingKeysOf(r.current()))
 	r.metrics.ObserveReload(err, time.Now())
 	if err != nil {
 		var cfgErr *ConfigError
@@ -86,8 +87,8 @@ func (r *runtime) reload() error {
 	}
 	r.log.Info("config reloaded", "config", next.Source.String(), "rules", next.RuleCount(),
 		"apps", len(next.Apps), "default_app", next.App != nil)
-	// Requests that already hold prev keep working: closing only stops
-	// its background key refreshes.
+	// Requests that already hold prev keep working. Closing stops only
+	// the key set refreshes that next did not take over.
 	prev.Close()
 	return nil
 }

@@ -84,6 +84,31 @@ type remoteKeys struct {
 	generation   atomic.Uint64
 	mu           sync.Mutex
 	lastDocument [32]byte
+	// refs counts the verifiers using this key set; a reload hands it to
+	// the new verifier, so the cached keys survive the swap.
+	refs   atomic.Int32
+	cancel context.CancelFunc
+}
+
+// identity returns what must match for a reloaded config to keep this key
+// set: the same source, fetched the same way.
+func (r *remoteKeys) identity() string {
+	return fmt.Sprintf("%s\x00%s\x00%s\x00%t\x00%v", r.issuerName, r.issuerURL, r.jwksURL, r.discovery, r.spec)
+}
+
+// run starts the key set in the background; release stops it once no
+// verifier uses it.
+func (r *remoteKeys) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.refs.Store(1)
+	go r.start(ctx)
+}
+
+func (r *remoteKeys) release() {
+	if r.refs.Add(-1) == 0 && r.cancel != nil {
+		r.cancel()
+	}
 }
 
 func newRemoteKeys(is IssuerSpec, spec JWKSSpec, base http.RoundTripper, log *slog.Logger, observe FetchObserver) *remoteKeys {
@@ -128,19 +153,33 @@ func (r *remoteKeys) start(ctx context.Context) {
 		}
 	}
 
-	storage, err := jwkset.NewStorageFromHTTP(r.jwksURL, jwkset.HTTPClientStorageOptions{
-		Client:                    r.client,
-		Ctx:                       ctx,
-		HTTPTimeout:               r.spec.Timeout,
-		NoErrorReturnFirstHTTPReq: true,
-		RefreshInterval:           r.spec.RefreshInterval,
-		RefreshErrorHandler: func(_ context.Context, err error) {
-			r.log.Warn("jwks refresh failed; keeping the last good keys", "issuer", r.issuerName, "err", err)
-		},
-	})
-	if err != nil {
-		r.log.Error("jwks storage could not be created", "issuer", r.issuerName, "err", err)
-		return
+	// The storage fetches once when it is created and then every
+	// RefreshInterval. A failed first fetch would leave the issuer without
+	// keys until the next interval, so creation is retried with backoff
+	// until a fetch succeeds.
+	var storage jwkset.Storage
+	backoff := time.Second
+	for {
+		var err error
+		storage, err = jwkset.NewStorageFromHTTP(r.jwksURL, jwkset.HTTPClientStorageOptions{
+			Client:          r.client,
+			Ctx:             ctx,
+			HTTPTimeout:     r.spec.Timeout,
+			RefreshInterval: r.spec.RefreshInterval,
+			RefreshErrorHandler: func(_ context.Context, err error) {
+				r.log.Warn("jwks refresh failed; keeping the last good keys", "issuer", r.issuerName, "err", err)
+			},
+		})
+		if err == nil {
+			break
+		}
+		r.log.Warn("jwks fetch failed; retrying", "issuer", r.issuerName, "err", err, "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, r.spec.RefreshInterval, time.Minute)
 	}
 	client, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
 		HTTPURLs: map[string]jwkset.Storage{r.jwksURL: storage},
@@ -192,7 +231,22 @@ func (r *remoteKeys) key(ctx context.Context, t *jwt.Token) (any, error) {
 			return nil, reject(ReasonUnknownKey, "issuer %q: %v", r.issuerName, err)
 		}
 	}
-	if err := checkKeyFits(key, t.Method.Alg()); err != nil {
+	alg := t.Method.Alg()
+	if set, ok := key.(jwt.VerificationKeySet); ok {
+		// A token without kid gets every published key; keep those that
+		// fit its alg.
+		var fitting []jwt.VerificationKey
+		for _, k := range set.Keys {
+			if checkKeyFits(k, alg) == nil {
+				fitting = append(fitting, k)
+			}
+		}
+		if len(fitting) == 0 {
+			return nil, reject(ReasonUnknownKey, "issuer %q publishes no key for alg %s", r.issuerName, alg)
+		}
+		return jwt.VerificationKeySet{Keys: fitting}, nil
+	}
+	if err := checkKeyFits(key, alg); err != nil {
 		return nil, reject(ReasonAlgorithmNotAllowed, "issuer %q: %v", r.issuerName, err)
 	}
 	return key, nil

@@ -509,3 +509,60 @@ func TestRemoteIssuerConfigProblems(t *testing.T) {
 		}
 	}
 }
+
+func TestJWKSFirstFetchIsRetried(t *testing.T) {
+	srv := newJWKSServer(t, "k1")
+	srv.set(func(s *jwksServer) { s.down = true })
+	v := newRemoteVerifier(t, []*jwksServer{srv}, remoteOptions{jwks: JWKSSpec{RefreshInterval: time.Hour}})
+	time.Sleep(300 * time.Millisecond)
+	if v.Ready() {
+		t.Fatal("Ready() = true while the provider is down")
+	}
+	srv.set(func(s *jwksServer) { s.down = false })
+
+	// The retry backoff starts at 1s, far below the one-hour refresh.
+	waitReady(t, v)
+	if _, err := v.Verify(t.Context(), srv.token(t, "k1", nil)); err != nil {
+		t.Errorf("Verify after the provider recovered: %v", err)
+	}
+}
+
+func TestJWKSKeysSurviveReload(t *testing.T) {
+	srv := newJWKSServer(t, "k1")
+	first := newRemoteVerifier(t, []*jwksServer{srv}, remoteOptions{})
+	waitReady(t, first)
+	srv.set(func(s *jwksServer) { s.down = true })
+
+	spec := Spec{
+		Issuers: []IssuerSpec{{Name: "a", Issuer: srv.issuer, JWKSURL: srv.srv.URL + "/jwks.json", Algorithms: []string{"RS256"}}},
+		Leeway:  30 * time.Second, RequireExpiry: true, JWKS: JWKSSpec{Timeout: 2 * time.Second},
+		Previous: first,
+	}
+	second, err := New(spec)
+	if err != nil {
+		t.Fatalf("New(reloaded spec): %v", err)
+	}
+	t.Cleanup(second.Close)
+	first.Close()
+
+	if !second.Ready() {
+		t.Error("reloaded verifier is not ready although the unchanged key set was fetched")
+	}
+	if _, err := second.Verify(t.Context(), srv.token(t, "k1", nil)); err != nil {
+		t.Errorf("Verify after reload with the provider down: %v, want the kept keys to verify", err)
+	}
+}
+
+func TestJWKSTokenWithoutKID(t *testing.T) {
+	srv := newJWKSServer(t, "k1", "k2")
+	v := newRemoteVerifier(t, []*jwksServer{srv}, remoteOptions{})
+	waitReady(t, v)
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": srv.issuer, "sub": "u", "exp": time.Now().Add(time.Hour).Unix()})
+	signed, err := tok.SignedString(srv.key("k2"))
+	if err != nil {
+		t.Fatalf("sign: %v", err)
+	}
+	if _, err := v.Verify(t.Context(), signed); err != nil {
+		t.Errorf("Verify(token without kid, signed by a published key): %v", err)
+	}
+}

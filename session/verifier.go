@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -72,6 +73,10 @@ type Spec struct {
 	Transport http.RoundTripper
 	// Offline builds remote key sets without fetching them; check uses it.
 	Offline bool
+	// Previous, when set, lends its remote key sets to the new Verifier
+	// wherever the issuer and JWKS settings are unchanged, so a reload
+	// keeps the fetched keys instead of starting cold.
+	Previous *Verifier
 }
 
 // ProblemsError lists every problem found in a Spec.
@@ -83,17 +88,18 @@ func (e *ProblemsError) Error() string { return strings.Join(e.Problems, "\n") }
 
 // Verifier checks session tokens. It is safe for concurrent use.
 type Verifier struct {
-	parser   *jwt.Parser
-	issuers  map[string]*issuer
-	remotes  []*remoteKeys
-	sources  []source
-	maxAge   time.Duration
-	leeway   time.Duration
-	now      func() time.Time
-	algNames []string
-	cache    *tokenCache
-	stop     context.CancelFunc
-	log      *slog.Logger
+	parser    *jwt.Parser
+	issuers   map[string]*issuer
+	remotes   []*remoteKeys
+	sources   []source
+	maxAge    time.Duration
+	leeway    time.Duration
+	now       func() time.Time
+	algNames  []string
+	cache     *tokenCache
+	reused    []*remoteKeys
+	closeOnce sync.Once
+	log       *slog.Logger
 }
 
 type issuer struct {
@@ -254,7 +260,13 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 		}
 		if remote {
 			iss.remote = newRemoteKeys(is, spec.JWKS, spec.Transport, v.log, spec.Observe)
-			v.remotes = append(v.remotes, iss.remote)
+			if prev := spec.Previous.remote(iss.remote.identity()); prev != nil && !spec.Offline {
+				iss.remote = prev
+				prev.refs.Add(1)
+				v.reused = append(v.reused, prev)
+			} else {
+				v.remotes = append(v.remotes, iss.remote)
+			}
 		}
 		v.issuers[is.Issuer] = iss
 	}
@@ -267,6 +279,9 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 	v.sources = sources
 
 	if len(problems) > 0 {
+		for _, r := range v.reused {
+			r.release()
+		}
 		return nil, &ProblemsError{Problems: problems}
 	}
 	for alg := range allAlgs {
@@ -280,21 +295,36 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 	)
 	v.cache = newTokenCache(spec.Cache)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	v.stop = cancel
 	if !spec.Offline {
 		for _, r := range v.remotes {
-			go r.start(ctx)
+			r.run()
 		}
 	}
+	v.remotes = append(v.remotes, v.reused...)
 	return v, nil
 }
 
-// Close stops the background key set refreshes.
-func (v *Verifier) Close() {
-	if v.stop != nil {
-		v.stop()
+// remote returns this verifier's key set with the given identity, or nil.
+func (v *Verifier) remote(identity string) *remoteKeys {
+	if v == nil {
+		return nil
 	}
+	for _, r := range v.remotes {
+		if r.identity() == identity {
+			return r
+		}
+	}
+	return nil
+}
+
+// Close stops the background refreshes of the key sets that no other
+// verifier uses. It is safe to call more than once.
+func (v *Verifier) Close() {
+	v.closeOnce.Do(func() {
+		for _, r := range v.remotes {
+			r.release()
+		}
+	})
 }
 
 // Ready reports whether every issuer with a remote key set has fetched it at
