@@ -3,6 +3,7 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -95,11 +96,32 @@ func limitSubject(limiter RateLimiter, m *metrics.Metrics, claims map[string]any
 	if limiter == nil {
 		return nil
 	}
+	sub := subject(claims)
+	if sub == "" {
+		// Tokens without a subject would all share one bucket.
+		return nil
+	}
 	iss, _ := claims["iss"].(string)
-	sub, _ := claims["sub"].(string)
 	if ok, retry := limiter.Allow(iss + "\x00" + sub); !ok {
 		m.ObserveRateLimited("subject")
 		return tooManyRequests(retry)
 	}
 	return nil
+}
+
+// subject returns the sub claim as text; a numeric sub, which some
+// providers send, becomes its decimal form.
+func subject(claims map[string]any) string {
+	switch sub := claims["sub"].(type) {
+	case string:
+		return sub
+	case int64:
+		return strconv.FormatInt(sub, 10)
+	case uint64:
+		return strconv.FormatUint(sub, 10)
+	case float64:
+		return strconv.FormatFloat(sub, 'f', -1, 64)
+	default:
+		return ""
+	}
 }

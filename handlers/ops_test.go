@@ -164,6 +164,17 @@ func TestRateLimits(t *testing.T) {
 			t.Errorf("another subject: status = %d, want 200", rec.Code)
 		}
 	})
+
+	t.Run("numeric subjects get their own buckets", func(t *testing.T) {
+		e, _ := newOpsEcho(t, func(o *Options) { o.SubjectLimit = newLimiter(t) })
+		fortyTwo := signSession(t, jwt.MapClaims{"sub": 42})
+		for range 3 {
+			post(e, "192.0.2.1:1000", "", fortyTwo)
+		}
+		if rec := post(e, "192.0.2.1:1000", "", signSession(t, jwt.MapClaims{"sub": 43})); rec.Code != http.StatusOK {
+			t.Errorf("sub 43 after sub 42 used its burst: status = %d, want 200", rec.Code)
+		}
+	})
 }
 
 func TestMetricsSeries(t *testing.T) {

@@ -56,9 +56,7 @@ func (h *UserAuth) authenticate(c echo.Context, rec *decisionRecord) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	if sub, ok := claims["sub"].(string); ok {
-		rec.userID = sub
-	}
+	rec.userID = subject(claims)
 	if err := limitSubject(h.SubjectLimit, h.Metrics, claims); err != nil {
 		return nil, err
 	}

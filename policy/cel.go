@@ -197,7 +197,11 @@ func toNative(v ref.Val) (any, error) {
 	case types.Uint:
 		return uint64(v), nil
 	case types.Double:
-		return float64(v), nil
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, errNotFinite
+		}
+		return f, nil
 	case types.Bool:
 		return bool(v), nil
 	case types.Null:
@@ -233,6 +237,9 @@ func toNative(v ref.Val) (any, error) {
 }
 
 var errNotWholeNumber = errors.New("id is a number with a fraction")
+
+// errNotFinite rejects NaN and infinities, which JSON cannot encode.
+var errNotFinite = errors.New("value of type double is not finite, which JSON cannot encode")
 
 // celFailureKinds are CEL error messages that carry the offending value
 // after the prefix (a missing key, a malformed timestamp). The value may be

@@ -1286,3 +1286,13 @@ func TestEngineConcurrentUse(t *testing.T) {
 		t.Error(msg)
 	}
 }
+
+func TestMemberUserInfoRejectsNonFiniteNumbers(t *testing.T) {
+	e := mustCompile(t, Spec{Rules: []RuleSpec{{Name: "ratio", Channel: "presence-x", Member: &MemberSpec{
+		UserInfo: "{'ratio': claims.a / claims.b}"}}}})
+	got := e.Decide(t.Context(), Input{Channel: "presence-x", Kind: channel.KindPresence,
+		Claims: map[string]any{"sub": "u", "a": 1.5, "b": 0.0}})
+	if got.Allow || got.Reason != ReasonMemberError {
+		t.Errorf("Decide with user_info 1.5/0.0 = allow %v reason %q, want deny %q", got.Allow, got.Reason, ReasonMemberError)
+	}
+}
