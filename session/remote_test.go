@@ -152,7 +152,7 @@ type remoteOptions struct {
 	discovery bool
 	jwks      JWKSSpec
 	cache     CacheSpec
-	claims    map[string]string
+	claims    []ClaimSpec
 }
 
 func newRemoteVerifier(t *testing.T, servers []*jwksServer, opts remoteOptions) *Verifier {
@@ -460,10 +460,10 @@ func TestCacheIsBounded(t *testing.T) {
 
 func TestClaimAliases(t *testing.T) {
 	srv := newJWKSServer(t, "k1")
-	v := newRemoteVerifier(t, []*jwksServer{srv}, remoteOptions{claims: map[string]string{
-		"roles":  "https://example.com/roles",
-		"tenant": "app_metadata.tenant",
-		"absent": "no.such.path",
+	v := newRemoteVerifier(t, []*jwksServer{srv}, remoteOptions{claims: []ClaimSpec{
+		{Name: "roles", Path: "https://example.com/roles"},
+		{Name: "tenantID", Path: "app_metadata.tenant"},
+		{Name: "absent", Path: "no.such.path"},
 	}})
 	waitReady(t, v)
 	claims, err := v.Verify(t.Context(), srv.token(t, "k1", jwt.MapClaims{
@@ -476,8 +476,8 @@ func TestClaimAliases(t *testing.T) {
 	if roles, ok := claims["roles"].([]any); !ok || len(roles) != 1 || roles[0] != "admin" {
 		t.Errorf("claims[roles] = %#v, want [admin]", claims["roles"])
 	}
-	if claims["tenant"] != "acme" {
-		t.Errorf("claims[tenant] = %#v, want acme", claims["tenant"])
+	if claims["tenantID"] != "acme" {
+		t.Errorf("claims[tenantID] = %#v, want acme (case kept)", claims["tenantID"])
 	}
 	if _, ok := claims["absent"]; ok {
 		t.Errorf("claims[absent] is set, want it left out")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,10 +45,17 @@ type IssuerSpec struct {
 	Discovery bool `mapstructure:"discovery"`
 	// Algorithms is the allow-list for keys from a remote key set.
 	Algorithms []string `mapstructure:"algorithms"`
-	// Claims adds claims under new names: each entry maps a name to a claim
-	// path, either a top-level key (such as https://example.com/roles) or a
-	// dotted path into nested objects (such as app_metadata.tenant).
-	Claims map[string]string `mapstructure:"claims"`
+	// Claims adds claims under new names for policies.
+	Claims []ClaimSpec `mapstructure:"claims"`
+}
+
+// ClaimSpec copies the claim at Path to the name Name. Path is a top-level
+// key (such as https://example.com/roles) or a dotted path into nested
+// objects (such as app_metadata.tenant). It is a list entry, not a map key,
+// because configuration loaders fold map keys to lower case.
+type ClaimSpec struct {
+	Name string `mapstructure:"name"`
+	Path string `mapstructure:"path"`
 }
 
 // Spec configures a Verifier.
@@ -110,6 +118,9 @@ type issuer struct {
 	validator  *jwt.Validator
 	claims     []claimAlias
 }
+
+// claimName matches the names a CEL policy can reach as claims.<name>.
+var claimName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // claimAlias copies the claim at path to name.
 type claimAlias struct {
@@ -219,14 +230,20 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 				}
 			}
 		}
-		for name, claimPath := range is.Claims {
-			if name == "" || claimPath == "" {
-				report("%s.claims: entry %q: %q needs a name and a claim path", path, name, claimPath)
-				continue
+		aliasNames := map[string]bool{}
+		for j, c := range is.Claims {
+			switch {
+			case !claimName.MatchString(c.Name):
+				report("%s.claims[%d].name: %q is not an identifier (letters, digits, _)", path, j, c.Name)
+			case aliasNames[c.Name]:
+				report("%s.claims[%d].name: %q is used twice", path, j, c.Name)
+			case c.Path == "":
+				report("%s.claims[%d].path: empty; name a claim such as app_metadata.tenant", path, j)
+			default:
+				aliasNames[c.Name] = true
+				iss.claims = append(iss.claims, claimAlias{name: c.Name, path: c.Path})
 			}
-			iss.claims = append(iss.claims, claimAlias{name: name, path: claimPath})
 		}
-		sort.Slice(iss.claims, func(a, b int) bool { return iss.claims[a].name < iss.claims[b].name })
 		for j, ks := range is.Keys {
 			k, keyProblems := parseKey(ks)
 			for _, p := range keyProblems {
