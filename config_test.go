@@ -202,3 +202,17 @@ func TestKubernetesConfigMapLoads(t *testing.T) {
 		t.Error("server.metrics_listen is empty; the probes expect a separate metrics port")
 	}
 }
+
+func TestLoadKeepsClaimAliasCase(t *testing.T) {
+	t.Setenv("TEST_PUSHER_SECRET", "s")
+	text := strings.Replace(minimalConfig, "    - name: dev\n", "    - name: dev\n      claims:\n        - name: tenantID\n          path: app_metadata.tenantID\n", 1)
+	loaded, err := loadConfig(writeConfig(t, text), offline())
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	defer loaded.Close()
+	got := loaded.Config.Session.Issuers[0].Claims
+	if len(got) != 1 || got[0].Name != "tenantID" || got[0].Path != "app_metadata.tenantID" {
+		t.Errorf("claims = %+v, want name tenantID and path app_metadata.tenantID with case kept", got)
+	}
+}

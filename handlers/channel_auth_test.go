@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -59,6 +62,13 @@ func TestChannelAuthReplies(t *testing.T) {
 			body:        "socket_id=1234.1234&channel_name=private-encrypted-foobar",
 			want: `{"auth":"278d425bdf160c739803:e6a18892d037c5d5e76a2265df4f086ffc38631605530dfd214aa5bff495f533",` +
 				`"shared_secret":"AWykI0LdIogmHc8RemnT6ERNSn3VSQeaf8imb9u8U/I="}`,
+		},
+		{
+			name:        "nested user_info is sent as built",
+			contentType: formType,
+			body:        "socket_id=1234.1234&channel_name=presence-nested",
+			want: `{"auth":"278d425bdf160c739803:` + presenceAuth(t, "1234.1234:presence-nested:"+`{"user_id":"user-1","user_info":{"profile":{"name":"x"}}}`) + `",` +
+				`"channel_data":"{\"user_id\":\"user-1\",\"user_info\":{\"profile\":{\"name\":\"x\"}}}"}`,
 		},
 		{
 			name:        "percent-encoded name is signed decoded",
@@ -256,4 +266,13 @@ func errorReason(t *testing.T, body string) string {
 		t.Errorf("error body %q has no message", body)
 	}
 	return got.Error
+}
+
+// presenceAuth returns the hex HMAC-SHA256 of stringToSign with the docs
+// secret, for replies the published vectors do not cover.
+func presenceAuth(t *testing.T, stringToSign string) string {
+	t.Helper()
+	mac := hmac.New(sha256.New, []byte(docsSecret))
+	mac.Write([]byte(stringToSign))
+	return hex.EncodeToString(mac.Sum(nil))
 }
