@@ -240,6 +240,10 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("pusher.key", "")
 	v.SetDefault("pusher.secret", "")
 	v.SetDefault("pusher.encryption_master_key", "")
+	v.SetDefault("signin.when", "")
+	v.SetDefault("signin.user_id", "")
+	v.SetDefault("signin.user_info", "")
+	v.SetDefault("signin.watchlist", "")
 	v.SetDefault("session.leeway", session.DefaultLeeway)
 	v.SetDefault("session.require_exp", true)
 	v.SetDefault("session.max_age", 0)
@@ -300,7 +304,7 @@ func loadConfig(path string, options ...loadOption) (*Loaded, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, &ConfigError{Source: src, Problems: []string{fmt.Sprintf("invalid YAML: %v", err)}}
+		return nil, &ConfigError{Source: src, Problems: []string{"invalid YAML: " + yamlProblem(err)}}
 	}
 
 	var problems []string
@@ -315,9 +319,9 @@ func loadConfig(path string, options ...loadOption) (*Loaded, error) {
 		// did decode, so one run lists every problem.
 		problems = append(problems, decodeProblems(err)...)
 		cfg = Config{}
-		if err := expanded.Unmarshal(&cfg); err != nil {
-			return nil, &ConfigError{Source: src, Problems: problems}
-		}
+		// mapstructure fills every field it can before reporting the
+		// rest, so validation continues on what did decode.
+		_ = expanded.Unmarshal(&cfg)
 	}
 
 	if len(problems) > 0 {
@@ -325,7 +329,7 @@ func loadConfig(path string, options ...loadOption) (*Loaded, error) {
 		opts.offline = true
 	}
 	loaded, buildProblems := build(&cfg, opts)
-	problems = append(problems, buildProblems...)
+	problems = append(problems, withoutUndecoded(buildProblems, problems)...)
 	if len(problems) > 0 {
 		if loaded != nil {
 			loaded.Close()
@@ -334,6 +338,15 @@ func loadConfig(path string, options ...loadOption) (*Loaded, error) {
 	}
 	loaded.Source = src
 	return loaded, nil
+}
+
+// quoted matches the quoted file text a YAML parser puts in its messages,
+// such as an anchor name, which may be an unquoted secret.
+var quoted = regexp.MustCompile(`'[^']*'|"[^"]*"`)
+
+// yamlProblem returns the parser's message without quoted file text.
+func yamlProblem(err error) string {
+	return quoted.ReplaceAllString(err.Error(), "'…'")
 }
 
 var envReference = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -378,6 +391,31 @@ func expandValue(value any, path string, problems *[]string) any {
 	}
 }
 
+// withoutUndecoded drops validation problems about keys that already failed
+// to decode, since their zero value would be reported as a second problem.
+func withoutUndecoded(problems, decodeProblems []string) []string {
+	var failed []string
+	for _, p := range decodeProblems {
+		if key, _, ok := strings.Cut(p, ": "); ok && !strings.Contains(key, " ") {
+			failed = append(failed, key+":")
+		}
+	}
+	var out []string
+next:
+	for _, p := range problems {
+		for _, prefix := range failed {
+			if strings.HasPrefix(p, prefix) {
+				continue next
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// typeProblem matches mapstructure's "'key' cannot parse ..." lines.
+var typeProblem = regexp.MustCompile(`^'([^']+)' (.+)$`)
+
 // decodeProblems turns mapstructure's error list into one line per problem,
 // so unknown keys read like `unknown key "pusher.secert"`.
 func decodeProblems(err error) []string {
@@ -399,6 +437,9 @@ func decodeProblems(err error) []string {
 				lines = append(lines, fmt.Sprintf("unknown key %q", parent+"."+k))
 			}
 			continue
+		}
+		if m := typeProblem.FindStringSubmatch(line); m != nil {
+			line = m[1] + ": " + m[2]
 		}
 		lines = append(lines, line)
 	}
@@ -512,6 +553,10 @@ func build(cfg *Config, opts loadOptions) (*Loaded, []string) {
 		ClientIP: clientIP, IPLimit: ipLimit, SubjectLimit: subjectLimit}, problems
 }
 
+// routePath keeps auth paths literal: echo would treat * and : as route
+// wildcards and parameters.
+var routePath = regexp.MustCompile(`^/[A-Za-z0-9/_.-]*$`)
+
 var appName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 func validateServer(cfg *Config) []string {
@@ -528,8 +573,8 @@ func validateServer(cfg *Config) []string {
 		{"server.channel_auth_path", srv.ChannelAuthPath}, {"server.user_auth_path", srv.UserAuthPath},
 	} {
 		switch {
-		case !strings.HasPrefix(kv.path, "/"):
-			report("%s: %q must start with /", kv.key, kv.path)
+		case !routePath.MatchString(kv.path):
+			report("%s: %q must start with / and use only letters, digits and / _ . -", kv.key, kv.path)
 		case strings.HasPrefix(kv.path, "/apps/"), kv.path == handlers.HealthPath, kv.path == handlers.ReadyPath, kv.path == handlers.MetricsPath:
 			report("%s: %q is reserved", kv.key, kv.path)
 		}

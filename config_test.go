@@ -216,3 +216,14 @@ func TestLoadKeepsClaimAliasCase(t *testing.T) {
 		t.Errorf("claims = %+v, want name tenantID and path app_metadata.tenantID with case kept", got)
 	}
 }
+
+func TestLoadRejectsRoutePatterns(t *testing.T) {
+	t.Setenv("TEST_PUSHER_SECRET", "s")
+	for _, path := range []string{"/*", "/u/:x", "pusher/auth", "/healthz", "/apps/x"} {
+		text := "server:\n  channel_auth_path: \"" + path + "\"\n" + minimalConfig
+		_, err := loadConfig(writeConfig(t, text), offline())
+		if err == nil || !strings.Contains(err.Error(), "server.channel_auth_path") {
+			t.Errorf("channel_auth_path %q: err = %v, want a server.channel_auth_path problem", path, err)
+		}
+	}
+}

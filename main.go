@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,9 +12,11 @@ import (
 	"os"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
 
 	"github.com/pusher-authd/pusher-authd/handlers"
 )
@@ -97,14 +100,9 @@ func newHealthcheckCmd(configPath *string) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if target == "" {
-				loaded, err := loadConfig(*configPath, offline())
+				addr, err := probeAddr(*configPath)
 				if err != nil {
 					return err
-				}
-				loaded.Close()
-				addr := loaded.Config.Server.MetricsListen
-				if addr == "" {
-					addr = loaded.Config.Server.Listen
 				}
 				target = "http://" + loopbackAddr(addr) + handlers.HealthPath
 			}
@@ -123,6 +121,32 @@ func newHealthcheckCmd(configPath *string) *cobra.Command {
 	cmd.Flags().StringVar(&target, "url", "", "URL to probe (default: /healthz on the configured address)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Second, "how long to wait for the answer")
 	return cmd
+}
+
+// probeAddr reads only server.metrics_listen and server.listen, without
+// validating the rest: a config edit that the running service rejected must
+// not make a healthy container look unhealthy.
+func probeAddr(configPath string) (string, error) {
+	data := defaultConfig
+	if configPath != "" {
+		var err error
+		if data, err = os.ReadFile(configPath); err != nil {
+			return "", fmt.Errorf("read config: %w", err)
+		}
+	}
+	v := viper.New()
+	v.SetConfigType("yaml")
+	setDefaults(v)
+	v.SetEnvPrefix(envPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return "", fmt.Errorf("read config: invalid YAML")
+	}
+	if addr := v.GetString("server.metrics_listen"); addr != "" {
+		return addr, nil
+	}
+	return v.GetString("server.listen"), nil
 }
 
 // loopbackAddr turns a listen address such as ":8080" or "0.0.0.0:8080"

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -152,7 +153,7 @@ func (r *runtime) watch(ctx context.Context) {
 func (r *runtime) resolve(c echo.Context) (*handlers.App, error) {
 	loaded := r.current()
 	name := c.Param("app")
-	if name == "" {
+	if name == "" && !strings.HasPrefix(c.Path(), "/apps/") {
 		if loaded.App == nil {
 			return nil, handlers.NotFound("no_default_app", "this deployment serves only /apps/<name>/ paths")
 		}

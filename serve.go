@@ -42,6 +42,16 @@ func runServe(ctx context.Context, configPath, listen string, logOut io.Writer) 
 	if err != nil {
 		return err
 	}
+	go func() {
+		// A second signal during the drain stops the process at once.
+		<-ctx.Done()
+		stop()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		<-again
+		srv.log.Warn("second signal: exiting without waiting for in-flight requests")
+		os.Exit(1)
+	}()
 	return srv.run(ctx)
 }
 

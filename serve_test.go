@@ -338,9 +338,11 @@ func TestSeveralApps(t *testing.T) {
 			t.Errorf("POST %s: status %d auth %q, want 200 %q", tc.path, code, reply.Auth, tc.wantAuth)
 		}
 	}
-	code, body := postAuth(t, http.DefaultClient, ts.url("/apps/nope/pusher/auth"), "private-a", token)
-	if code != 404 || !strings.Contains(body, "unknown_app") {
-		t.Errorf("unknown app: status %d body %s, want 404 unknown_app", code, body)
+	for _, path := range []string{"/apps/nope/pusher/auth", "/apps//pusher/auth"} {
+		code, body := postAuth(t, http.DefaultClient, ts.url(path), "private-a", token)
+		if code != 404 || !strings.Contains(body, "unknown_app") {
+			t.Errorf("POST %s: status %d body %s, want 404 unknown_app", path, code, body)
+		}
 	}
 }
 

@@ -85,8 +85,8 @@ func toAPIError(err error) *apiError {
 
 // sessionMessages explain each session reason to the developer.
 var sessionMessages = map[session.Reason]string{
-	session.ReasonMissingToken:           "no session token was sent; send Authorization: Bearer <token>",
-	session.ReasonMalformedAuthorization: "the Authorization header must hold exactly one token",
+	session.ReasonMissingToken:           "no session token was found in the configured sources (by default Authorization: Bearer <token>)",
+	session.ReasonMalformedAuthorization: "the token header must hold exactly one token",
 	session.ReasonMalformedToken:         "the session token is not a well-formed JWT",
 	session.ReasonTokenExpired:           "the session token has expired; refresh it and subscribe again",
 	session.ReasonTokenNotYetValid:       "the session token is not valid yet",
@@ -130,7 +130,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		case http.StatusNotFound:
 			apiErr = &apiError{Status: status, Reason: "not_found", Message: "no endpoint at this path"}
 		case http.StatusMethodNotAllowed:
-			apiErr = &apiError{Status: status, Reason: "method_not_allowed", Message: "this endpoint only accepts POST"}
+			apiErr = &apiError{Status: status, Reason: "method_not_allowed", Message: "this path does not accept this method; auth endpoints accept POST"}
 		case http.StatusRequestEntityTooLarge:
 			apiErr = &apiError{Status: status, Reason: "body_too_large", Message: "the request body is larger than the limit"}
 		default:

@@ -124,7 +124,11 @@ func (v *Verifier) Extract(r *http.Request, params map[string]string) (string, e
 func tokenFromHeader(s source, value string) (token string, ok bool, err error) {
 	value = strings.TrimSpace(value)
 	if s.scheme != "" {
-		scheme, rest, found := strings.Cut(value, " ")
+		// RFC 9110 separates the scheme from the token with spaces or tabs.
+		scheme, rest, found := value, "", false
+		if i := strings.IndexAny(value, " \t"); i >= 0 {
+			scheme, rest, found = value[:i], value[i+1:], true
+		}
 		if !strings.EqualFold(scheme, s.scheme) {
 			return "", false, nil
 		}
