@@ -297,14 +297,9 @@ func loadConfig(path string, options ...loadOption) (*Loaded, error) {
 		}
 	}
 
-	v := viper.New()
-	v.SetConfigType("yaml")
-	setDefaults(v)
-	v.SetEnvPrefix(envPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, &ConfigError{Source: src, Problems: []string{"invalid YAML: " + yamlProblem(err)}}
+	v, err := readViper(data)
+	if err != nil {
+		return nil, &ConfigError{Source: src, Problems: []string{err.Error()}}
 	}
 
 	var problems []string
@@ -338,6 +333,21 @@ func loadConfig(path string, options ...loadOption) (*Loaded, error) {
 	}
 	loaded.Source = src
 	return loaded, nil
+}
+
+// readViper parses YAML data with the defaults and PUSHER_AUTHD_ environment
+// overrides applied.
+func readViper(data []byte) (*viper.Viper, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	setDefaults(v)
+	v.SetEnvPrefix(envPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, errors.New("invalid YAML: " + yamlProblem(err))
+	}
+	return v, nil
 }
 
 // quoted matches the quoted file text a YAML parser puts in its messages,

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,11 +11,9 @@ import (
 	"os"
 	"runtime/debug"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 
 	"github.com/pusher-authd/pusher-authd/handlers"
 )
@@ -134,14 +131,9 @@ func probeAddr(configPath string) (string, error) {
 			return "", fmt.Errorf("read config: %w", err)
 		}
 	}
-	v := viper.New()
-	v.SetConfigType("yaml")
-	setDefaults(v)
-	v.SetEnvPrefix(envPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return "", fmt.Errorf("read config: invalid YAML")
+	v, err := readViper(data)
+	if err != nil {
+		return "", fmt.Errorf("read config: %w", err)
 	}
 	if addr := v.GetString("server.metrics_listen"); addr != "" {
 		return addr, nil

@@ -1,14 +1,12 @@
 package handlers
 
 import (
-	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/pusher-authd/pusher-authd/channel"
-	"github.com/pusher-authd/pusher-authd/metrics"
 	"github.com/pusher-authd/pusher-authd/policy"
 	"github.com/pusher-authd/pusher-authd/signer"
 )
@@ -17,12 +15,7 @@ import (
 // (channelAuthorization.endpoint) for private-, presence- and
 // private-encrypted- channels.
 type ChannelAuth struct {
-	Apps         AppResolver
-	Log          *slog.Logger
-	MaxBodyBytes int64
-	// Metrics and SubjectLimit are optional.
-	Metrics      *metrics.Metrics
-	SubjectLimit RateLimiter
+	Endpoint
 }
 
 // Handle verifies the session, applies the policy and replies with the
@@ -36,36 +29,18 @@ func (h *ChannelAuth) Handle(c echo.Context) error {
 }
 
 func (h *ChannelAuth) authorize(c echo.Context, rec *decisionRecord) ([]byte, error) {
-	app, err := h.Apps(c)
+	app, req, err := h.readRequest(c, rec)
 	if err != nil {
 		return nil, err
 	}
-	rec.app = app.Name
-
-	body, err := readBody(c, h.MaxBodyBytes)
-	if err != nil {
-		return nil, err
-	}
-	req, err := parseBody(body)
-	if err != nil {
-		return nil, err
-	}
-	if err := req.validateSocketID(); err != nil {
-		return nil, err
-	}
-	rec.socketID = req.SocketID
 	kind, err := req.validateChannel()
 	if err != nil {
 		return nil, err
 	}
 	rec.channel, rec.kind = req.ChannelName, kind.String()
 
-	claims, err := authenticate(c, app, req)
+	claims, err := h.session(c, app, req, rec)
 	if err != nil {
-		return nil, err
-	}
-	rec.userID = subject(claims)
-	if err := limitSubject(h.SubjectLimit, h.Metrics, claims); err != nil {
 		return nil, err
 	}
 

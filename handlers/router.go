@@ -78,10 +78,10 @@ func NewEcho(opts Options) *echo.Echo {
 	if opts.IPLimit != nil && opts.ClientIP != nil {
 		authMiddleware = append(authMiddleware, ClientIPLimit(opts.IPLimit, opts.ClientIP, opts.Metrics))
 	}
-	channelAuth := &ChannelAuth{Apps: opts.Apps, Log: opts.Log, MaxBodyBytes: opts.Routes.MaxBodyBytes,
+	shared := Endpoint{Apps: opts.Apps, Log: opts.Log, MaxBodyBytes: opts.Routes.MaxBodyBytes,
 		Metrics: opts.Metrics, SubjectLimit: opts.SubjectLimit}
-	userAuth := &UserAuth{Apps: opts.Apps, Log: opts.Log, MaxBodyBytes: opts.Routes.MaxBodyBytes,
-		Metrics: opts.Metrics, SubjectLimit: opts.SubjectLimit}
+	channelAuth := &ChannelAuth{Endpoint: shared}
+	userAuth := &UserAuth{Endpoint: shared}
 	for _, prefix := range []string{"", AppPathPrefix} {
 		e.POST(prefix+opts.Routes.ChannelAuthPath, channelAuth.Handle, authMiddleware...)
 		e.POST(prefix+opts.Routes.UserAuthPath, userAuth.Handle, authMiddleware...)

@@ -1,13 +1,11 @@
 package handlers
 
 import (
-	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/pusher-authd/pusher-authd/metrics"
 	"github.com/pusher-authd/pusher-authd/policy"
 	"github.com/pusher-authd/pusher-authd/signer"
 )
@@ -15,12 +13,7 @@ import (
 // UserAuth handles pusher-js user authentication requests
 // (userAuthentication.endpoint, sent by pusher.signin()).
 type UserAuth struct {
-	Apps         AppResolver
-	Log          *slog.Logger
-	MaxBodyBytes int64
-	// Metrics and SubjectLimit are optional.
-	Metrics      *metrics.Metrics
-	SubjectLimit RateLimiter
+	Endpoint
 }
 
 // Handle verifies the session, builds user_data from the sign-in policy and
@@ -33,31 +26,12 @@ func (h *UserAuth) Handle(c echo.Context) error {
 }
 
 func (h *UserAuth) authenticate(c echo.Context, rec *decisionRecord) ([]byte, error) {
-	app, err := h.Apps(c)
+	app, req, err := h.readRequest(c, rec)
 	if err != nil {
 		return nil, err
 	}
-	rec.app = app.Name
-
-	body, err := readBody(c, h.MaxBodyBytes)
+	claims, err := h.session(c, app, req, rec)
 	if err != nil {
-		return nil, err
-	}
-	req, err := parseBody(body)
-	if err != nil {
-		return nil, err
-	}
-	if err := req.validateSocketID(); err != nil {
-		return nil, err
-	}
-	rec.socketID = req.SocketID
-
-	claims, err := authenticate(c, app, req)
-	if err != nil {
-		return nil, err
-	}
-	rec.userID = subject(claims)
-	if err := limitSubject(h.SubjectLimit, h.Metrics, claims); err != nil {
 		return nil, err
 	}
 
