@@ -224,26 +224,31 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("server.shutdown_delay", 5*time.Second)
 	v.SetDefault("server.drain_timeout", 20*time.Second)
 	v.SetDefault("server.trusted_proxies", []string{})
+
 	v.SetDefault("cors.allowed_origins", []string{})
 	v.SetDefault("cors.allowed_headers", []string{})
 	v.SetDefault("cors.allow_credentials", false)
 	v.SetDefault("cors.max_age", 10*time.Minute)
+
 	v.SetDefault("rate_limit.per_client_ip.rate", 0)
 	v.SetDefault("rate_limit.per_client_ip.burst", 0)
 	v.SetDefault("rate_limit.per_subject.rate", 0)
 	v.SetDefault("rate_limit.per_subject.burst", 0)
 	v.SetDefault("rate_limit.max_keys", 100_000)
 	v.SetDefault("reload.watch", true)
+
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "json")
 	v.SetDefault("pusher.app_id", "")
 	v.SetDefault("pusher.key", "")
 	v.SetDefault("pusher.secret", "")
 	v.SetDefault("pusher.encryption_master_key", "")
+
 	v.SetDefault("signin.when", "")
 	v.SetDefault("signin.user_id", "")
 	v.SetDefault("signin.user_info", "")
 	v.SetDefault("signin.watchlist", "")
+
 	v.SetDefault("session.leeway", session.DefaultLeeway)
 	v.SetDefault("session.require_exp", true)
 	v.SetDefault("session.max_age", 0)

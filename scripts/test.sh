@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh machine: installs what is missing
-# (Go modules, Node.js and npm from Debian if absent, the e2e npm packages),
-# then runs go vet, the Go tests with the race detector, the static build
-# and the pusher-js end-to-end suite.
+# Runs the whole test suite on a fresh machine. It first installs what is
+# missing: Go modules, Node.js, npm and gcc from Debian if absent, and the e2e
+# npm packages. Then it runs go vet, the Go tests with the race detector, the
+# static build and the pusher-js end-to-end suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

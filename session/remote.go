@@ -59,14 +59,14 @@ func (s *JWKSSpec) applyDefaults() {
 	}
 }
 
-// FetchObserver is told about every JWKS or discovery fetch; metrics use it.
-// kind is "jwks" or "discovery"; err is nil on success.
+// FetchObserver is called after every JWKS or discovery fetch, for metrics.
+// kind is "jwks" or "discovery", and err is nil on success.
 type FetchObserver func(issuer, kind string, err error)
 
 // remoteKeys is the key set of one issuer that publishes a JWKS, fetched and
 // cached by keyfunc/jwkset. This type adds what those libraries leave to the
 // caller: OIDC discovery, a size limit, validation of each fetched document
-// before it replaces the cached keys, and the state that tells "kid unknown"
+// before it replaces the cached keys, and the state that separates "kid unknown"
 // (401) from "keys unavailable" (503).
 type remoteKeys struct {
 	issuerName   string
@@ -291,7 +291,7 @@ func (r *remoteKeys) discover(ctx context.Context) (string, error) {
 }
 
 // jwksTransport fetches a JWKS within the size limit and checks that it is
-// a JSON object with a keys list before jwkset sees it, so a broken
+// a JSON object with a keys list before jwkset reads it, so a broken
 // response fails the fetch and the last good keys stay in place.
 type jwksTransport struct {
 	keys *remoteKeys

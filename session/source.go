@@ -69,7 +69,7 @@ func parseSources(specs []SourceSpec) ([]source, []string) {
 }
 
 // TokenParams returns the names of the param sources, so that handlers can
-// keep the token out of the params a policy sees.
+// remove the token from the params passed to a policy.
 func (v *Verifier) TokenParams() []string {
 	var names []string
 	for _, s := range v.sources {
