@@ -69,9 +69,11 @@ type FetchObserver func(issuer, kind string, err error)
 // before it replaces the cached keys, and the state that separates "kid unknown"
 // (401) from "keys unavailable" (503).
 type remoteKeys struct {
-	issuerName   string
-	issuerURL    string
-	discovery    bool
+	issuerName string
+	issuerURL  string
+	discovery  bool
+	// jwksURL is the configured key set URL; empty with discovery. It is
+	// never changed, because identity reads it from other goroutines.
 	jwksURL      string
 	spec         JWKSSpec
 	client       *http.Client
@@ -134,13 +136,14 @@ func newRemoteKeys(is IssuerSpec, spec JWKSSpec, base http.RoundTripper, log *sl
 // discovery is retried with backoff; until it succeeds, requests for this
 // issuer get jwks_unavailable.
 func (r *remoteKeys) start(ctx context.Context) {
+	jwksURL := r.jwksURL
 	if r.discovery {
 		backoff := time.Second
 		for {
-			jwksURL, err := r.discover(ctx)
+			discovered, err := r.discover(ctx)
 			r.report("discovery", err)
 			if err == nil {
-				r.jwksURL = jwksURL
+				jwksURL = discovered
 				break
 			}
 			r.log.Warn("oidc discovery failed; retrying", "issuer", r.issuerName, "err", err, "retry_in", backoff.String())
@@ -161,7 +164,7 @@ func (r *remoteKeys) start(ctx context.Context) {
 	backoff := time.Second
 	for {
 		var err error
-		storage, err = jwkset.NewStorageFromHTTP(r.jwksURL, jwkset.HTTPClientStorageOptions{
+		storage, err = jwkset.NewStorageFromHTTP(jwksURL, jwkset.HTTPClientStorageOptions{
 			Client:          r.client,
 			Ctx:             ctx,
 			HTTPTimeout:     r.spec.Timeout,
@@ -182,7 +185,7 @@ func (r *remoteKeys) start(ctx context.Context) {
 		backoff = min(backoff*2, r.spec.RefreshInterval, time.Minute)
 	}
 	client, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
-		HTTPURLs: map[string]jwkset.Storage{r.jwksURL: storage},
+		HTTPURLs: map[string]jwkset.Storage{jwksURL: storage},
 		// The wait bound also bounds the refetch itself, so it equals the
 		// fetch timeout. A request that would wait longer for the limiter
 		// fails at once instead.

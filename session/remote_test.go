@@ -566,3 +566,24 @@ func TestJWKSTokenWithoutKID(t *testing.T) {
 		t.Errorf("Verify(token without kid, signed by a published key): %v", err)
 	}
 }
+
+func TestOIDCDiscoveryKeysSurviveReload(t *testing.T) {
+	srv := newJWKSServer(t, "k1")
+	first := newRemoteVerifier(t, []*jwksServer{srv}, remoteOptions{discovery: true})
+	waitReady(t, first)
+	srv.set(func(s *jwksServer) { s.down = true })
+
+	second, err := New(Spec{
+		Issuers: []IssuerSpec{{Name: "a", Issuer: srv.issuer, Discovery: true, Algorithms: []string{"RS256"}}},
+		Leeway:  30 * time.Second, RequireExpiry: true, JWKS: JWKSSpec{Timeout: 2 * time.Second},
+		Previous: first,
+	})
+	if err != nil {
+		t.Fatalf("New(reloaded spec): %v", err)
+	}
+	t.Cleanup(second.Close)
+	first.Close()
+	if _, err := second.Verify(t.Context(), srv.token(t, "k1", nil)); err != nil {
+		t.Errorf("Verify after reload with discovery and the provider down: %v", err)
+	}
+}
