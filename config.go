@@ -356,8 +356,9 @@ func readViper(data []byte) (*viper.Viper, error) {
 }
 
 // quoted matches the quoted file text a YAML parser puts in its messages,
-// such as an anchor name, which may be an unquoted secret.
-var quoted = regexp.MustCompile(`'[^']*'|"[^"]*"`)
+// such as an anchor name or a value with a wrong !!tag, which may be an
+// unquoted secret.
+var quoted = regexp.MustCompile("'[^']*'|\"[^\"]*\"|`[^`]*`")
 
 // yamlProblem returns the parser's message without quoted file text.
 func yamlProblem(err error) string {

@@ -227,3 +227,18 @@ func TestLoadRejectsRoutePatterns(t *testing.T) {
 		}
 	}
 }
+
+func TestYAMLErrorsQuoteNoFileText(t *testing.T) {
+	for _, text := range []string{
+		"pusher:\n  secret: *Xk29Secret9fJ\n",
+		"pusher:\n  secret: !!int Xk29Secret9fJ\n",
+	} {
+		_, err := loadConfig(writeConfig(t, text), offline())
+		if err == nil {
+			t.Fatalf("loadConfig(%q) succeeded", text)
+		}
+		if strings.Contains(err.Error(), "Xk29Secret9fJ") {
+			t.Errorf("loadConfig(%q) error quotes the value: %v", text, err)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -135,10 +136,15 @@ func probeAddr(configPath string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read config: %w", err)
 	}
-	if addr := v.GetString("server.metrics_listen"); addr != "" {
-		return addr, nil
+	var problems []string
+	addr := expandValue(v.GetString("server.metrics_listen"), "server.metrics_listen", &problems).(string)
+	if addr == "" {
+		addr = expandValue(v.GetString("server.listen"), "server.listen", &problems).(string)
 	}
-	return v.GetString("server.listen"), nil
+	if len(problems) > 0 {
+		return "", fmt.Errorf("read config: %s", strings.Join(problems, "; "))
+	}
+	return addr, nil
 }
 
 // loopbackAddr turns a listen address such as ":8080" or "0.0.0.0:8080"

@@ -36,7 +36,9 @@ type runtime struct {
 	metrics      *metrics.Metrics
 	loaded       atomic.Pointer[Loaded]
 	shuttingDown atomic.Bool
-	mu           sync.Mutex // serializes reloads
+	// wasReady is set the first time every key set has been fetched.
+	wasReady atomic.Bool
+	mu       sync.Mutex // serializes reloads
 }
 
 func newRuntime(path string, loaded *Loaded, log, loadLog *slog.Logger, m *metrics.Metrics) *runtime {
@@ -100,6 +102,9 @@ func (r *runtime) reload() error {
 func (r *runtime) watch(ctx context.Context) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	// Stopping the watch must not restore SIGHUP's default action, which
+	// would end the process in the middle of the drain.
+	defer signal.Ignore(syscall.SIGHUP)
 	defer signal.Stop(hup)
 
 	var events <-chan fsnotify.Event
@@ -166,15 +171,21 @@ func (r *runtime) resolve(c echo.Context) (*handlers.App, error) {
 	return app, nil
 }
 
-// ready reports readiness for /readyz: config loaded, every remote key set
-// fetched once, and not shutting down.
+// ready reports readiness for /readyz: not shutting down, and every remote
+// key set fetched once since startup. After that a reload that adds an
+// issuer whose keys cannot be fetched does not take the replica out of
+// rotation, because the same file reaches every replica at once; that
+// issuer's tokens get 503 until its keys arrive.
 func (r *runtime) ready() (bool, string) {
 	ok, reason := true, ""
 	switch {
 	case r.shuttingDown.Load():
 		ok, reason = false, "shutting_down"
+	case r.wasReady.Load():
 	case !r.current().Sessions.Ready():
 		ok, reason = false, "jwks_not_fetched"
+	default:
+		r.wasReady.Store(true)
 	}
 	if ok {
 		r.metrics.Ready.Set(1)

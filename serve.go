@@ -65,10 +65,9 @@ func newServer(configPath, listen string, logOut io.Writer) (*server, error) {
 	bootLog := newLogger(LogConfig{Level: "info", Format: "json"}, logOut)
 	loaded, err := loadConfig(configPath, withLogger(bootLog), withFetchObserver(m.ObserveKeyFetch))
 	if err != nil {
-		m.ObserveReload(err, time.Now())
 		return nil, err
 	}
-	m.ObserveReload(nil, time.Now())
+	m.ObserveStartupLoad(time.Now())
 	cfg := loaded.Config
 	if listen != "" {
 		cfg.Server.Listen = listen

@@ -16,7 +16,8 @@ go build -o "$tmp/pusher-authd" .
 go build -o "$tmp/load" ./bench/load
 # Port 0 picks a free port, and the "listening" log line contains it, so the
 # load can never hit another process that holds a fixed port.
-"$tmp/pusher-authd" serve --listen 127.0.0.1:0 2>"$tmp/service.log" &
+PUSHER_AUTHD_LOG_FORMAT=json PUSHER_AUTHD_LOG_LEVEL=info \
+  "$tmp/pusher-authd" serve --listen 127.0.0.1:0 2>"$tmp/service.log" &
 pid=$!
 addr=""
 for _ in $(seq 100); do

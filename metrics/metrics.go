@@ -110,7 +110,17 @@ func (m *Metrics) ObserveKeyFetch(issuer, kind string, err error) {
 	m.KeyFetches.WithLabelValues(issuer, kind, result).Inc()
 }
 
-// ObserveReload records a config load or reload.
+// ObserveStartupLoad records the config loaded at startup, which is not a
+// reload and so is not counted in config_reloads_total.
+func (m *Metrics) ObserveStartupLoad(at time.Time) {
+	if m == nil {
+		return
+	}
+	m.ReloadSuccess.Set(1)
+	m.ReloadTime.Set(float64(at.Unix()))
+}
+
+// ObserveReload records a config reload.
 func (m *Metrics) ObserveReload(err error, at time.Time) {
 	if m == nil {
 		return

@@ -88,14 +88,24 @@ type remoteKeys struct {
 	lastDocument [32]byte
 	// refs counts the verifiers using this key set; a reload hands it to
 	// the new verifier, so the cached keys survive the swap.
-	refs   atomic.Int32
-	cancel context.CancelFunc
+	refs        atomic.Int32
+	cancel      context.CancelFunc
+	stopStorage context.CancelFunc
+	// fallback is the key set of the same source from the config before a
+	// reload that changed its JWKS settings; it answers until this key
+	// set has fetched once, so a reload never starts an issuer cold.
+	fallback atomic.Pointer[remoteKeys]
+}
+
+// source identifies where the key set comes from.
+func (r *remoteKeys) source() string {
+	return fmt.Sprintf("%s\x00%s\x00%t", r.issuerURL, r.jwksURL, r.discovery)
 }
 
 // identity returns what must match for a reloaded config to keep this key
-// set: the same source, fetched the same way.
+// set as it is: the same source, fetched the same way.
 func (r *remoteKeys) identity() string {
-	return fmt.Sprintf("%s\x00%s\x00%s\x00%t\x00%v", r.issuerName, r.issuerURL, r.jwksURL, r.discovery, r.spec)
+	return fmt.Sprintf("%s\x00%v", r.source(), r.spec)
 }
 
 // run starts the key set in the background; release stops it once no
@@ -108,9 +118,21 @@ func (r *remoteKeys) run() {
 }
 
 func (r *remoteKeys) release() {
-	if r.refs.Add(-1) == 0 && r.cancel != nil {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
+	if r.cancel != nil {
 		r.cancel()
 	}
+	if fb := r.fallback.Swap(nil); fb != nil {
+		fb.release()
+	}
+}
+
+// lean makes prev answer for r until r has fetched its own key set.
+func (r *remoteKeys) lean(prev *remoteKeys) {
+	prev.refs.Add(1)
+	r.fallback.Store(prev)
 }
 
 func newRemoteKeys(is IssuerSpec, spec JWKSSpec, base http.RoundTripper, log *slog.Logger, observe FetchObserver) *remoteKeys {
@@ -163,10 +185,14 @@ func (r *remoteKeys) start(ctx context.Context) {
 	var storage jwkset.Storage
 	backoff := time.Second
 	for {
+		// jwkset starts its refresh goroutine before the first fetch and
+		// leaves it running when that fetch fails, so each attempt gets its
+		// own context, cancelled when the attempt fails.
+		attemptCtx, cancelAttempt := context.WithCancel(ctx)
 		var err error
 		storage, err = jwkset.NewStorageFromHTTP(jwksURL, jwkset.HTTPClientStorageOptions{
 			Client:          r.client,
-			Ctx:             ctx,
+			Ctx:             attemptCtx,
 			HTTPTimeout:     r.spec.Timeout,
 			RefreshInterval: r.spec.RefreshInterval,
 			RefreshErrorHandler: func(_ context.Context, err error) {
@@ -174,8 +200,11 @@ func (r *remoteKeys) start(ctx context.Context) {
 			},
 		})
 		if err == nil {
+			// ctx ends attemptCtx when the key set is released.
+			r.stopStorage = cancelAttempt
 			break
 		}
+		cancelAttempt()
 		r.log.Warn("jwks fetch failed; retrying", "issuer", r.issuerName, "err", err, "retry_in", backoff.String())
 		select {
 		case <-ctx.Done():
@@ -202,10 +231,19 @@ func (r *remoteKeys) start(ctx context.Context) {
 		return
 	}
 	r.keyfunc.Store(&kf)
+	if fb := r.fallback.Swap(nil); fb != nil {
+		fb.release()
+	}
 }
 
 // ready reports whether a key set has been fetched at least once.
-func (r *remoteKeys) ready() bool { return r.everFetched.Load() && r.keyfunc.Load() != nil }
+func (r *remoteKeys) ready() bool {
+	if r.everFetched.Load() && r.keyfunc.Load() != nil {
+		return true
+	}
+	fb := r.fallback.Load()
+	return fb != nil && fb.ready()
+}
 
 // key returns the verification key for t, or an *Error: unknown_key when the
 // current key set lacks the kid, jwks_unavailable when no key set could be
@@ -213,6 +251,9 @@ func (r *remoteKeys) ready() bool { return r.everFetched.Load() && r.keyfunc.Loa
 func (r *remoteKeys) key(ctx context.Context, t *jwt.Token) (any, error) {
 	kf := r.keyfunc.Load()
 	if kf == nil || !r.everFetched.Load() {
+		if fb := r.fallback.Load(); fb != nil {
+			return fb.key(ctx, t)
+		}
 		return nil, r.unavailable("no key set fetched yet")
 	}
 	key, err := (*kf).KeyfuncCtx(ctx)(t)
@@ -257,7 +298,7 @@ func (r *remoteKeys) key(ctx context.Context, t *jwt.Token) (any, error) {
 
 func (r *remoteKeys) unavailable(detail string) *Error {
 	return &Error{Reason: ReasonKeysUnavailable, Detail: fmt.Sprintf("issuer %q: %s", r.issuerName, detail),
-		TokenSent: true, Unavailable: true, RetryAfter: r.spec.UnknownKIDInterval}
+		TokenSent: true, Unavailable: true, RetryAfter: min(r.spec.UnknownKIDInterval, 5*time.Second)}
 }
 
 func (r *remoteKeys) report(kind string, err error) {

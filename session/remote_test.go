@@ -587,3 +587,44 @@ func TestOIDCDiscoveryKeysSurviveReload(t *testing.T) {
 		t.Errorf("Verify after reload with discovery and the provider down: %v", err)
 	}
 }
+
+func TestJWKSFailedFetchesLeaveOneRefresher(t *testing.T) {
+	srv := newJWKSServer(t, "k1")
+	srv.set(func(s *jwksServer) { s.down = true })
+	v := newRemoteVerifier(t, []*jwksServer{srv}, remoteOptions{jwks: JWKSSpec{RefreshInterval: 200 * time.Millisecond}})
+	time.Sleep(1500 * time.Millisecond) // first attempt, then retries after 200ms backoff steps
+	srv.set(func(s *jwksServer) { s.down = false })
+	waitReady(t, v)
+
+	before := srv.fetches.Load()
+	time.Sleep(time.Second)
+	// One refresher at 200ms fetches about 5 times a second; a leaked one
+	// per failed attempt would multiply that.
+	if got := srv.fetches.Load() - before; got > 7 {
+		t.Errorf("fetches in 1s after recovery = %d, want about 5 from a single refresher", got)
+	}
+}
+
+func TestJWKSSettingsChangeKeepsKeysUntilRefetch(t *testing.T) {
+	srv := newJWKSServer(t, "k1")
+	first := newRemoteVerifier(t, []*jwksServer{srv}, remoteOptions{})
+	waitReady(t, first)
+	srv.set(func(s *jwksServer) { s.down = true })
+
+	second, err := New(Spec{
+		Issuers: []IssuerSpec{{Name: "renamed", Issuer: srv.issuer, JWKSURL: srv.srv.URL + "/jwks.json", Algorithms: []string{"RS256"}}},
+		Leeway:  30 * time.Second, RequireExpiry: true, JWKS: JWKSSpec{Timeout: time.Second},
+		Previous: first,
+	})
+	if err != nil {
+		t.Fatalf("New(reloaded spec): %v", err)
+	}
+	t.Cleanup(second.Close)
+	first.Close()
+	if !second.Ready() {
+		t.Error("Ready() = false after a reload that only changed jwks.timeout and the issuer name")
+	}
+	if _, err := second.Verify(t.Context(), srv.token(t, "k1", nil)); err != nil {
+		t.Errorf("Verify with the previous key set as fallback: %v", err)
+	}
+}

@@ -277,11 +277,17 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 		}
 		if remote {
 			iss.remote = newRemoteKeys(is, spec.JWKS, spec.Transport, v.log, spec.Observe)
-			if prev := spec.Previous.remote(iss.remote.identity()); prev != nil && !spec.Offline {
+			switch prev, same := spec.Previous.remote(iss.remote); {
+			case prev == nil || spec.Offline:
+				v.remotes = append(v.remotes, iss.remote)
+			case same:
 				iss.remote = prev
 				prev.refs.Add(1)
 				v.reused = append(v.reused, prev)
-			} else {
+			default:
+				// Same source, other JWKS settings: the old key set
+				// answers until the new one has fetched.
+				iss.remote.lean(prev)
 				v.remotes = append(v.remotes, iss.remote)
 			}
 		}
@@ -298,6 +304,11 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 	if len(problems) > 0 {
 		for _, r := range v.reused {
 			r.release()
+		}
+		for _, r := range v.remotes {
+			if fb := r.fallback.Swap(nil); fb != nil {
+				fb.release()
+			}
 		}
 		return nil, &ProblemsError{Problems: problems}
 	}
@@ -321,17 +332,23 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 	return v, nil
 }
 
-// remote returns this verifier's key set with the given identity, or nil.
-func (v *Verifier) remote(identity string) *remoteKeys {
+// remote returns this verifier's key set from the same source as want, and
+// whether it is also fetched the same way; nil when there is none.
+func (v *Verifier) remote(want *remoteKeys) (*remoteKeys, bool) {
 	if v == nil {
-		return nil
+		return nil, false
 	}
 	for _, r := range v.remotes {
-		if r.identity() == identity {
-			return r
+		if r.identity() == want.identity() {
+			return r, true
 		}
 	}
-	return nil
+	for _, r := range v.remotes {
+		if r.source() == want.source() {
+			return r, false
+		}
+	}
+	return nil, false
 }
 
 // Close stops the background refreshes of the key sets that no other
