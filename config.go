@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -188,6 +189,8 @@ type Loaded struct {
 	Apps map[string]*handlers.App
 	// Sessions is shared by every app.
 	Sessions *session.Verifier
+	// Digest is the SHA-256 of the file as read, to notice later edits.
+	Digest [32]byte
 	// ClientIP and the limiters come from server.trusted_proxies and
 	// rate_limit.
 	ClientIP     *limits.ClientIP
@@ -337,6 +340,7 @@ func loadConfig(path string, options ...loadOption) (*Loaded, error) {
 		return nil, &ConfigError{Source: src, Problems: problems}
 	}
 	loaded.Source = src
+	loaded.Digest = sha256.Sum256(data)
 	return loaded, nil
 }
 

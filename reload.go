@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -96,19 +97,18 @@ func (r *runtime) reload() error {
 	return nil
 }
 
-// watch reloads on SIGHUP and, with reload.watch, when the config file
-// changes. It watches the file's directory, because editors and Kubernetes
-// ConfigMap updates replace the file instead of writing it.
-func (r *runtime) watch(ctx context.Context) {
+// startWatch registers for SIGHUP and, with reload.watch, for changes in
+// the config file's directory, then handles them in the background until
+// ctx ends. Registration happens before it returns, so no edit made after
+// startup is missed; an edit made between loading and registering is caught
+// by comparing the file with what was loaded. It watches the directory,
+// because editors and Kubernetes ConfigMap updates replace the file instead
+// of writing it.
+func (r *runtime) startWatch(ctx context.Context) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	// Stopping the watch must not restore SIGHUP's default action, which
-	// would end the process in the middle of the drain.
-	defer signal.Ignore(syscall.SIGHUP)
-	defer signal.Stop(hup)
 
-	var events <-chan fsnotify.Event
-	var watchErrs <-chan error
+	var watcher *fsnotify.Watcher
 	if r.path != "" && r.current().Config.Reload.Watch {
 		w, err := fsnotify.NewWatcher()
 		if err == nil {
@@ -116,14 +116,40 @@ func (r *runtime) watch(ctx context.Context) {
 		}
 		if err != nil {
 			r.log.Error("config file watch failed; reload with SIGHUP", "err", err)
+			if w != nil {
+				w.Close()
+			}
 		} else {
-			defer w.Close()
-			events, watchErrs = w.Events, w.Errors
+			watcher = w
 			r.log.Info("watching config file", "config", r.path)
 		}
 	}
+	changed := false
+	if watcher != nil {
+		if data, err := os.ReadFile(r.path); err == nil && sha256.Sum256(data) != r.current().Digest {
+			changed = true
+		}
+	}
+	go r.watch(ctx, hup, watcher, changed)
+}
+
+func (r *runtime) watch(ctx context.Context, hup chan os.Signal, w *fsnotify.Watcher, changed bool) {
+	// Stopping the watch must not restore SIGHUP's default action, which
+	// would end the process in the middle of the drain.
+	defer signal.Ignore(syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var events <-chan fsnotify.Event
+	var watchErrs <-chan error
+	if w != nil {
+		defer w.Close()
+		events, watchErrs = w.Events, w.Errors
+	}
 
 	var debounce <-chan time.Time
+	if changed {
+		debounce = time.After(0)
+	}
 	target := filepath.Clean(r.path)
 	for {
 		select {

@@ -146,6 +146,10 @@ func newHTTPServer(cfg ServerConfig, h http.Handler, log *slog.Logger) *http.Ser
 // server.drain_timeout.
 func (s *server) run(ctx context.Context) error {
 	cfg := s.runtime.current().Config.Server
+	reloadCtx, stopReload := context.WithCancel(context.Background())
+	defer stopReload()
+	s.runtime.startWatch(reloadCtx)
+
 	errs := make(chan error, 2)
 	go func() { errs <- s.main.Serve(s.mainLn) }()
 	if s.ops != nil {
@@ -154,10 +158,6 @@ func (s *server) run(ctx context.Context) error {
 	}
 	s.log.Info("listening", "addr", s.mainLn.Addr().String(),
 		"channel_auth_path", cfg.ChannelAuthPath, "user_auth_path", cfg.UserAuthPath)
-
-	reloadCtx, stopReload := context.WithCancel(context.Background())
-	defer stopReload()
-	go s.runtime.watch(reloadCtx)
 
 	select {
 	case err := <-errs:
