@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -402,5 +403,45 @@ func TestProbeAddrExpandsEnv(t *testing.T) {
 	got, err := probeAddr(path)
 	if err != nil || got != "127.0.0.1:38090" {
 		t.Errorf("probeAddr with ${HC_LISTEN} and a broken policy = %q, %v; want 127.0.0.1:38090 and no error", got, err)
+	}
+}
+
+func TestReadinessWaitsForJWKSAtStartup(t *testing.T) {
+	var up atomic.Bool
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !up.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, `{"keys":[]}`)
+	}))
+	t.Cleanup(jwks.Close)
+	cfg := strings.Replace(fmt.Sprintf(serveConfig, allowRule("private-a")), "    - name: test\n",
+		"    - name: idp\n      issuer: \"https://idp.example\"\n      jwks_url: \""+jwks.URL+"\"\n      algorithms: [RS256]\n    - name: test\n", 1)
+	ts := startServer(t, cfg)
+
+	readyz := func() (int, string) {
+		resp, err := http.Get(ts.url("/readyz"))
+		if err != nil {
+			t.Fatalf("GET /readyz: %v", err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := readyz(); code != 503 || !strings.Contains(body, "jwks_not_fetched") {
+		t.Errorf("/readyz with the JWKS down = %d %s, want 503 jwks_not_fetched", code, body)
+	}
+	up.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body := readyz()
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz 5s after the JWKS came up = %d %s, want 200", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -78,6 +78,7 @@ func finish(c echo.Context, log *slog.Logger, m *metrics.Metrics, rec *decisionR
 		}
 	}
 	requestLog(c, log).LogAttrs(c.Request().Context(), level, "auth decision", attrs...)
+	c.Set(contextKeyDecided, true)
 
 	m.ObserveRequest(rec.endpoint, rec.app, rec.status, elapsed)
 	if rec.decision != "error" {

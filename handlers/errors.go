@@ -135,7 +135,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			apiErr = &apiError{Status: status, Reason: "body_too_large", Message: "the request body is larger than the limit"}
 		default:
 			if status >= 500 {
-				log.ErrorContext(c.Request().Context(), "request failed", "err", err, "path", c.Path())
+				requestLog(c, log).ErrorContext(c.Request().Context(), "request failed", "err", err, "route", c.Path())
 				apiErr = &apiError{Status: http.StatusInternalServerError, Reason: "internal_error", Message: "internal server error; see the service log"}
 			} else {
 				apiErr = &apiError{Status: status, Reason: snakeStatus(status), Message: http.StatusText(status)}

@@ -24,6 +24,9 @@ const maxRequestIDLength = 128
 const (
 	contextKeyLog       = "pusher_authd.log"
 	contextKeyRequestID = "pusher_authd.request_id"
+	// contextKeyDecided marks requests whose handler wrote the decision
+	// line and counted the request, so AccessLog does neither again.
+	contextKeyDecided = "pusher_authd.decided"
 )
 
 // RequestID takes X-Request-ID from the gateway or makes one, returns it in
@@ -96,4 +99,48 @@ func ClientIPLimit(limiter RateLimiter, clientIP func(*http.Request) netip.Addr,
 func tooManyRequests(retry time.Duration) *apiError {
 	return &apiError{Status: http.StatusTooManyRequests, Reason: "rate_limited",
 		Message: "too many auth requests; retry after the Retry-After seconds", RetryAfter: max(retry, time.Second)}
+}
+
+// AccessLog writes one "http request" line, with request_id, and counts the
+// request in http_requests_total for every request that no auth handler
+// completed: health and metrics probes, CORS preflights, rate-limited
+// requests, unknown paths and wrong methods. Auth requests get their
+// decision line instead. The endpoint label is the route pattern, or
+// "unmatched" for unknown paths, so a client cannot create label values.
+func AccessLog(log *slog.Logger, m *metrics.Metrics) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			started := time.Now()
+			err := next(c)
+			if decided, _ := c.Get(contextKeyDecided).(bool); decided {
+				return err
+			}
+			if err != nil {
+				// Let the error handler write the response now, so the
+				// status below is the one sent.
+				c.Error(err)
+				err = nil
+			}
+			status := c.Response().Status
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			// Probes and scrapes arrive every few seconds, so successful
+			// ones are logged at debug level.
+			level := slog.LevelInfo
+			switch {
+			case status >= 500:
+				level = slog.LevelError
+			case status < 400:
+				level = slog.LevelDebug
+			}
+			elapsed := time.Since(started)
+			requestLog(c, log).LogAttrs(c.Request().Context(), level, "http request",
+				slog.String("method", c.Request().Method), slog.String("route", route),
+				slog.Int("status", status), slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000))
+			m.ObserveRequest(route, "", status, elapsed)
+			return err
+		}
+	}
 }

@@ -15,6 +15,9 @@ import (
 
 	"github.com/pusher-authd/pusher-authd/limits"
 	"github.com/pusher-authd/pusher-authd/metrics"
+	"github.com/pusher-authd/pusher-authd/policy"
+	"github.com/pusher-authd/pusher-authd/session"
+	"github.com/pusher-authd/pusher-authd/signer"
 )
 
 func newOpsEcho(t *testing.T, mutate func(*Options)) (*echo.Echo, *bytes.Buffer) {
@@ -267,5 +270,76 @@ func TestHealthEndpoints(t *testing.T) {
 		if rec.Code != tc.want {
 			t.Errorf("GET %s with ready=%v: status = %d, want %d", tc.path, tc.ready, rec.Code, tc.want)
 		}
+	}
+}
+
+func TestAccessLogCoversRequestsWithoutDecision(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, "test")
+	var logs bytes.Buffer
+	e := NewEcho(Options{
+		Routes:  Routes{ChannelAuthPath: "/pusher/auth", UserAuthPath: "/pusher/user-auth", MaxBodyBytes: DefaultMaxBodyBytes},
+		Apps:    StaticApp(newTestApp(t, appOptions{})),
+		Log:     slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics: m,
+		Health:  &Health{Ready: func() (bool, string) { return true, "" }},
+	})
+	do(t, e, request{method: http.MethodGet, path: "/nope/" + strings.Repeat("x", 40), header: http.Header{"X-Request-Id": {"rid-404"}}})
+	do(t, e, request{method: http.MethodGet, path: "/pusher/auth", header: http.Header{"X-Request-Id": {"rid-405"}}})
+	do(t, e, request{method: http.MethodGet, path: HealthPath})
+	do(t, e, request{contentType: formType, body: "socket_id=1.1&channel_name=private-foobar", token: userOne(t)})
+
+	for _, tc := range []struct {
+		endpoint, status string
+		want             float64
+	}{
+		{"unmatched", "404", 1},
+		{"/pusher/auth", "405", 1},
+		{HealthPath, "200", 1},
+		{"channel_auth", "200", 1},
+		{"/pusher/auth", "200", 0},
+	} {
+		if got := testutil.ToFloat64(m.Requests.WithLabelValues(tc.endpoint, "", tc.status)); tc.endpoint != "channel_auth" && got != tc.want {
+			t.Errorf("http_requests_total{endpoint=%q,status=%s} = %v, want %v", tc.endpoint, tc.status, got, tc.want)
+		}
+	}
+	if got := testutil.ToFloat64(m.Requests.WithLabelValues("channel_auth", "test", "200")); got != 1 {
+		t.Errorf("http_requests_total{endpoint=channel_auth,status=200} = %v, want 1 (counted once)", got)
+	}
+	for _, want := range []string{`"request_id":"rid-404"`, `"request_id":"rid-405"`, `"route":"unmatched"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("access log lacks %s:\n%s", want, logs.String())
+		}
+	}
+	if strings.Count(logs.String(), `"msg":"http request"`) != 3 {
+		t.Errorf("access log lines = %d, want 3 (404, 405, health; the auth request has its decision line)",
+			strings.Count(logs.String(), `"msg":"http request"`))
+	}
+}
+
+func TestTokenParamNeverReachesPolicy(t *testing.T) {
+	sign, err := signer.New(signer.App{Key: docsKey, Secret: docsSecret})
+	if err != nil {
+		t.Fatalf("signer.New: %v", err)
+	}
+	engine, err := policy.Compile(policy.Spec{Rules: []policy.RuleSpec{
+		{Name: "token-not-in-params", Channel: "private-x", When: "!('session_token' in params) && params.tenant == 'acme'"},
+	}})
+	if err != nil {
+		t.Fatalf("policy.Compile: %v", err)
+	}
+	verifier, err := session.New(session.Spec{
+		Issuers:       []session.IssuerSpec{{Name: "t", Keys: []session.KeySpec{{Algorithms: []string{"HS256"}, Secret: sessionSecret}}}},
+		Sources:       []session.SourceSpec{{Type: "param", Name: "session_token"}},
+		RequireExpiry: true,
+	})
+	if err != nil {
+		t.Fatalf("session.New: %v", err)
+	}
+	e, _ := newTestEcho(t, &App{Name: "t", Signer: sign, Policy: engine, Sessions: verifier})
+	body := "socket_id=1.1&channel_name=private-x&tenant=acme&session_token=" + userOne(t)
+	rec := do(t, e, request{contentType: formType, body: body})
+	if rec.Code != http.StatusOK {
+		t.Errorf("token in a body param: status = %d, want 200 with the token removed from params; body %s", rec.Code, rec.Body)
 	}
 }

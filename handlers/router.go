@@ -70,6 +70,7 @@ func NewEcho(opts Options) *echo.Echo {
 	e.HTTPErrorHandler = ErrorHandler(opts.Log)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
 	e.Use(RequestID(opts.Log))
+	e.Use(AccessLog(opts.Log, opts.Metrics))
 	if len(opts.CORS.AllowedOrigins) > 0 {
 		e.Use(corsMiddleware(opts.CORS))
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -360,7 +361,9 @@ func TestJWKSUnconfiguredIssuerMakesNoRequest(t *testing.T) {
 	waitReady(t, v)
 	before := srv.requests.Load()
 
-	_, err := v.Verify(t.Context(), other.token(t, "k1", nil))
+	// A kid no configured key set has seen: consulting any of them would
+	// trigger a refetch and show up as a request.
+	_, err := v.Verify(t.Context(), other.tokenWith(t, other.key("k1"), "never-seen-kid", nil))
 	wantReason(t, "Verify(unconfigured iss)", err, ReasonUnknownIssuer)
 	if got := srv.requests.Load() - before; got != 0 {
 		t.Errorf("requests to the configured provider = %d, want 0", got)
@@ -626,5 +629,30 @@ func TestJWKSSettingsChangeKeepsKeysUntilRefetch(t *testing.T) {
 	}
 	if _, err := second.Verify(t.Context(), srv.token(t, "k1", nil)); err != nil {
 		t.Errorf("Verify with the previous key set as fallback: %v", err)
+	}
+}
+
+func TestJWKSFetchesAreObserved(t *testing.T) {
+	srv := newJWKSServer(t, "k1")
+	var mu sync.Mutex
+	seen := map[string]int{}
+	v, err := New(Spec{
+		Issuers:       []IssuerSpec{{Name: "idp", Issuer: srv.issuer, Discovery: true, Algorithms: []string{"RS256"}}},
+		RequireExpiry: true, JWKS: JWKSSpec{Timeout: time.Second},
+		Observe: func(issuer, kind string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[fmt.Sprintf("%s/%s/%v", issuer, kind, err == nil)]++
+		},
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(v.Close)
+	waitReady(t, v)
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["idp/discovery/true"] != 1 || seen["idp/jwks/true"] < 1 {
+		t.Errorf("observed fetches = %v, want one successful discovery and at least one successful jwks fetch", seen)
 	}
 }
