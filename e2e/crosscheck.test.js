@@ -47,6 +47,10 @@ const CASES = [
   { kind: 'user' },
   { kind: 'user', claims: { sub: '12345', name: 'Zoë 🚀' } },
   { kind: 'user', claims: { sub: 'html', name: 'Ada & <Bob>' } },
+  // JSON.stringify writes U+2028 and U+2029 as they are; Go's encoder escapes them
+  // unless the service undoes it, which would change the signed bytes.
+  { kind: 'presence', channel: 'presence-room-lobby', claims: { sub: 'ls', name: 'line\u2028para\u2029end' } },
+  { kind: 'user', claims: { sub: 'ls', name: 'line\u2028para\u2029end' } },
 ];
 
 let service;

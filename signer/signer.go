@@ -147,7 +147,8 @@ func (s *Signer) sign(stringToSign string) string {
 }
 
 // encodeJSON encodes v like JSON.stringify does for the same data: no HTML
-// escaping and no trailing newline. Map keys come out sorted.
+// escaping, U+2028 and U+2029 written as they are, and no trailing newline.
+// Map keys come out sorted.
 func encodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -155,7 +156,37 @@ func encodeJSON(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return unescapeLineSeparators(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}
+
+// unescapeLineSeparators turns the \u2028 and \u2029 escapes that
+// encoding/json always writes back into the characters. An escape is one
+// preceded by an even number of backslashes; after an odd number, the text
+// is a literal backslash followed by "u2028".
+func unescapeLineSeparators(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u202`)) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\\' && i+5 < len(b) && string(b[i+1:i+5]) == "u202" && (b[i+5] == '8' || b[i+5] == '9') {
+			backslashes := 0
+			for j := len(out) - 1; j >= 0 && out[j] == '\\'; j-- {
+				backslashes++
+			}
+			if backslashes%2 == 0 {
+				if b[i+5] == '8' {
+					out = append(out, "\u2028"...)
+				} else {
+					out = append(out, "\u2029"...)
+				}
+				i += 5
+				continue
+			}
+		}
+		out = append(out, b[i])
+	}
+	return out
 }
 
 func channelParams(socketID, channel string) []byte {

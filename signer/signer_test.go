@@ -189,3 +189,35 @@ func TestEncryptedWithoutMasterKeyFails(t *testing.T) {
 		t.Error("Channel(private-encrypted-x) without a master key succeeded, want an error")
 	}
 }
+
+func TestLineSeparatorsAreSentAsCharacters(t *testing.T) {
+	s := newSigner(t, docsKey, docsSecret)
+	for _, tc := range []struct {
+		name string
+		want string
+	}{
+		{"a\u2028b\u2029c", "a\u2028b\u2029c"},
+		{`back\u2028slash`, `back\\u2028slash`},
+		{"both \\\u2028", "both \\\\\u2028"},
+	} {
+		reply, err := s.User("1.1", UserData{ID: "u", UserInfo: map[string]any{"name": tc.name}})
+		if err != nil {
+			t.Fatalf("User: %v", err)
+		}
+		var got struct {
+			UserData string `json:"user_data"`
+		}
+		if err := json.Unmarshal(reply, &got); err != nil {
+			t.Fatalf("reply %s: %v", reply, err)
+		}
+		if want := `{"id":"u","user_info":{"name":"` + tc.want + `"}}`; got.UserData != want {
+			t.Errorf("user_data for %q = %s, want %s", tc.name, got.UserData, want)
+		}
+		var decoded struct {
+			UserInfo struct{ Name string } `json:"user_info"`
+		}
+		if err := json.Unmarshal([]byte(got.UserData), &decoded); err != nil || decoded.UserInfo.Name != tc.name {
+			t.Errorf("user_data %s decodes to %q (%v), want %q", got.UserData, decoded.UserInfo.Name, err, tc.name)
+		}
+	}
+}
