@@ -42,15 +42,25 @@ func runServe(ctx context.Context, configPath, listen string, logOut io.Writer) 
 	if err != nil {
 		return err
 	}
+	finished := make(chan struct{})
+	defer close(finished)
 	go func() {
 		// A second signal during the drain stops the process at once.
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-finished:
+			return
+		}
 		stop()
 		again := make(chan os.Signal, 1)
 		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-		<-again
-		srv.log.Warn("second signal: exiting without waiting for in-flight requests")
-		os.Exit(1)
+		defer signal.Stop(again)
+		select {
+		case <-again:
+			srv.log.Warn("second signal: exiting without waiting for in-flight requests")
+			os.Exit(1)
+		case <-finished:
+		}
 	}()
 	return srv.run(ctx)
 }

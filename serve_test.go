@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -443,5 +444,68 @@ func TestReadinessWaitsForJWKSAtStartup(t *testing.T) {
 			t.Fatalf("/readyz 5s after the JWKS came up = %d %s, want 200", code, body)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRunServeDrainsOnSIGTERM sends a real SIGTERM to the test process
+// while runServe holds a half-sent request: the request must complete and
+// runServe must return nil.
+func TestRunServeDrainsOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(serveConfig, allowRule("private-a"))), 0o600); err != nil {
+		t.Fatalf("write config: %v", err)
+	}
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- runServe(context.Background(), path, "", logs) }()
+
+	var addr string
+	deadline := time.Now().Add(5 * time.Second)
+	for addr == "" {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
+				addr = entry.Addr
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runServe did not log its address within 5s:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	body := "socket_id=1.1&channel_name=private-a"
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /pusher/auth HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s",
+		sessionToken(t, "u1"), len(body), body[:10])
+	time.Sleep(100 * time.Millisecond)
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatalf("send SIGTERM: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := io.WriteString(conn, body[10:]); err != nil {
+		t.Fatalf("write rest of body: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read response of in-flight request: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("in-flight request during SIGTERM: status %d, want 200", resp.StatusCode)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("runServe after SIGTERM: %v, want nil (exit 0)", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("runServe did not return after SIGTERM")
 	}
 }
