@@ -213,11 +213,6 @@ func (r *runtime) ready() (bool, string) {
 	default:
 		r.wasReady.Store(true)
 	}
-	if ok {
-		r.metrics.Ready.Set(1)
-	} else {
-		r.metrics.Ready.Set(0)
-	}
 	return ok, reason
 }
 

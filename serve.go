@@ -89,6 +89,7 @@ func newServer(configPath, listen string, logOut io.Writer) (*server, error) {
 	s.runtime = newRuntime(configPath, loaded, log, bootLog, m)
 
 	health := &handlers.Health{Ready: s.runtime.ready}
+	m.SetReadiness(func() bool { ready, _ := s.runtime.ready(); return ready })
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	opts := handlers.Options{
 		Routes: handlers.Routes{
@@ -177,7 +178,6 @@ func (s *server) run(ctx context.Context) error {
 	}
 
 	s.runtime.shuttingDown.Store(true)
-	s.metrics.Ready.Set(0)
 	s.log.Info("shutting down: readiness is false", "shutdown_delay", cfg.ShutdownDelay.String(),
 		"drain_timeout", cfg.DrainTimeout.String())
 	time.Sleep(cfg.ShutdownDelay)

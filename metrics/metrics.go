@@ -6,6 +6,7 @@ package metrics
 import (
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,8 @@ type Metrics struct {
 	ReloadSuccess   prometheus.Gauge
 	ReloadTime      prometheus.Gauge
 	RateLimited     *prometheus.CounterVec
-	Ready           prometheus.Gauge
+	// readiness backs the ready gauge; see SetReadiness.
+	readiness atomic.Pointer[func() bool]
 }
 
 // New creates the metrics and registers them, with build info and the Go
@@ -64,11 +66,16 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "rate_limited_total",
 			Help: "Requests answered 429 by limit scope (client_ip, subject).",
 		}, []string{"scope"}),
-		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "ready",
-			Help: "1 while /readyz answers 200.",
-		}),
 	}
+	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "ready",
+		Help: "1 while /readyz would answer 200, read at each scrape.",
+	}, func() float64 {
+		if f := m.readiness.Load(); f != nil && (*f)() {
+			return 1
+		}
+		return 0
+	})
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
 		Help: "Build information; the value is always 1.",
@@ -76,9 +83,16 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 
 	reg.MustRegister(m.Requests, m.RequestDuration, m.Decisions, m.KeyFetches, m.Reloads,
-		m.ReloadSuccess, m.ReloadTime, m.RateLimited, m.Ready, buildInfo,
+		m.ReloadSuccess, m.ReloadTime, m.RateLimited, ready, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// SetReadiness makes the ready gauge report f at each scrape.
+func (m *Metrics) SetReadiness(f func() bool) {
+	if m != nil {
+		m.readiness.Store(&f)
+	}
 }
 
 // ObserveRequest counts one completed request and its duration.

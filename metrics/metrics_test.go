@@ -74,3 +74,34 @@ func TestNilMetricsAreNoOps(t *testing.T) {
 	m.ObserveStartupLoad(time.Now())
 	m.ObserveRateLimited("subject")
 }
+
+func TestReadyGaugeFollowsReadiness(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, "test")
+	value := func() float64 {
+		t.Helper()
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatalf("Gather: %v", err)
+		}
+		for _, f := range families {
+			if f.GetName() == "pusher_authd_ready" {
+				return f.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("pusher_authd_ready is not registered")
+		return 0
+	}
+	if got := value(); got != 0 {
+		t.Errorf("ready before SetReadiness = %v, want 0", got)
+	}
+	ready := true
+	m.SetReadiness(func() bool { return ready })
+	if got := value(); got != 1 {
+		t.Errorf("ready while ready = %v, want 1", got)
+	}
+	ready = false
+	if got := value(); got != 0 {
+		t.Errorf("ready after readiness turned false = %v, want 0", got)
+	}
+}
