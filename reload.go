@@ -100,7 +100,7 @@ func (r *runtime) reload() error {
 // startWatch registers for SIGHUP and, with reload.watch, for changes in
 // the config file's directory, then handles them in the background until
 // ctx ends. Registration happens before it returns, so no edit made after
-// startup is missed; an edit made between loading and registering is caught
+// startup is missed. An edit made between loading and registering is caught
 // by comparing the file with what was loaded. It watches the directory,
 // because editors and Kubernetes ConfigMap updates replace the file instead
 // of writing it.
@@ -198,10 +198,10 @@ func (r *runtime) resolve(c echo.Context) (*handlers.App, error) {
 }
 
 // ready reports readiness for /readyz: not shutting down, and every remote
-// key set fetched once since startup. After that a reload that adds an
-// issuer whose keys cannot be fetched does not take the replica out of
-// rotation, because the same file reaches every replica at once; that
-// issuer's tokens get 503 until its keys arrive.
+// key set fetched once since startup. After that, a reload that adds an
+// issuer whose keys cannot be fetched keeps the replica ready, because the
+// same file reaches every replica at once. That issuer's tokens get 503
+// until its keys arrive.
 func (r *runtime) ready() (bool, string) {
 	ok, reason := true, ""
 	switch {

@@ -92,8 +92,8 @@ type remoteKeys struct {
 	cancel      context.CancelFunc
 	stopStorage context.CancelFunc
 	// fallback is the key set of the same source from the config before a
-	// reload that changed its JWKS settings; it answers until this key
-	// set has fetched once, so a reload never starts an issuer cold.
+	// reload that changed its JWKS settings. It verifies tokens until this
+	// key set has fetched once, so a reload never starts an issuer cold.
 	fallback atomic.Pointer[remoteKeys]
 }
 
@@ -129,7 +129,7 @@ func (r *remoteKeys) release() {
 	}
 }
 
-// lean makes prev answer for r until r has fetched its own key set.
+// lean makes prev verify tokens for r until r has fetched its own key set.
 func (r *remoteKeys) lean(prev *remoteKeys) {
 	prev.refs.Add(1)
 	r.fallback.Store(prev)

@@ -1,6 +1,6 @@
 // Package signer builds the signed replies that pusher-js and Pusher-protocol
 // servers expect. Private and encrypted replies come from pusher-http-go,
-// Pusher's Go server library; presence and sign-in replies are encoded here
+// Pusher's Go server library. Presence and sign-in replies are encoded here,
 // so that their bytes match Pusher's Node server SDK.
 package signer
 
@@ -87,7 +87,7 @@ type Member struct {
 	UserInfo map[string]any `json:"user_info,omitempty"`
 }
 
-// UserData is what pusher.signin() sends to the server.
+// UserData is the user_data that pusher.signin() sends to the server.
 type UserData struct {
 	ID       string         `json:"id"`
 	UserInfo map[string]any `json:"user_info,omitempty"`
