@@ -39,6 +39,10 @@ func TestExtract(t *testing.T) {
 		{Type: "header", Name: "Authorization", Scheme: "Bearer"},
 	}
 	rawHeader := []session.SourceSpec{{Type: "header", Name: "x-session-token"}}
+	customScheme := []session.SourceSpec{
+		{Type: "header", Name: "Authorization", Scheme: "Session"},
+		{Type: "header", Name: "Authorization", Scheme: "Bearer"},
+	}
 
 	tests := []struct {
 		name    string
@@ -53,6 +57,19 @@ func TestExtract(t *testing.T) {
 		wantReason    session.Reason
 		wantTokenSent bool
 	}{
+		// Custom scheme names.
+		{
+			name:    "custom scheme is matched without regard to case",
+			sources: customScheme,
+			headers: [][2]string{{"Authorization", "session " + headerToken}},
+			want:    headerToken,
+		},
+		{
+			name:    "Bearer falls through the custom scheme",
+			sources: customScheme,
+			headers: [][2]string{{"Authorization", "Bearer " + headerToken}},
+			want:    headerToken,
+		},
 		// Default source: Authorization: Bearer.
 		{
 			name:    "Bearer token is returned by default",
