@@ -663,7 +663,7 @@ func validOrigin(o string) bool {
 }
 
 // buildApp checks one app's Pusher credentials and policy and builds its
-// signer and engine; prefix is the app's key path, such as "apps[1].".
+// signer and engine. prefix is the app's key path, such as "apps[1].".
 func buildApp(name, prefix string, p PusherConfig, rules []policy.RuleSpec, signIn policy.SignInSpec, report func(string, ...any)) *handlers.App {
 	ok := true
 	fail := func(format string, args ...any) {

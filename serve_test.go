@@ -207,9 +207,9 @@ func TestReloadRejectsInvalidEdit(t *testing.T) {
 }
 
 func TestReloadUnderConcurrentRequests(t *testing.T) {
-	one := fmt.Sprintf(serveConfig, allowRule("private-a"))
-	two := fmt.Sprintf(serveConfig, allowRule("private-z")+allowRule("private-a"))
-	ts := startServer(t, one)
+	configA := fmt.Sprintf(serveConfig, allowRule("private-a"))
+	configB := fmt.Sprintf(serveConfig, allowRule("private-z")+allowRule("private-a"))
+	ts := startServer(t, configA)
 	token := sessionToken(t, "u1")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 
@@ -236,9 +236,9 @@ func TestReloadUnderConcurrentRequests(t *testing.T) {
 		}()
 	}
 	for i := range 20 {
-		text := one
+		text := configA
 		if i%2 == 0 {
-			text = two
+			text = configB
 		}
 		if err := os.WriteFile(ts.config, []byte(text), 0o600); err != nil {
 			t.Fatalf("write config: %v", err)
@@ -263,28 +263,8 @@ func TestReloadUnderConcurrentRequests(t *testing.T) {
 // return nil.
 func TestShutdownFinishesInFlightRequest(t *testing.T) {
 	ts := startServer(t, fmt.Sprintf(serveConfig, allowRule("private-a")))
-	body := "socket_id=1.1&channel_name=private-a"
-	conn, err := net.Dial("tcp", ts.srv.addr())
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /pusher/auth HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s",
-		sessionToken(t, "u1"), len(body), body[:10])
-	time.Sleep(100 * time.Millisecond)
-
-	ts.cancel()
-	time.Sleep(200 * time.Millisecond)
-	if _, err := io.WriteString(conn, body[10:]); err != nil {
-		t.Fatalf("write rest of body: %v", err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("read response of in-flight request: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("in-flight request: status %d, want 200", resp.StatusCode)
+	if code := halfSentRequest(t, ts.srv.addr(), ts.cancel); code != 200 {
+		t.Errorf("in-flight request: status %d, want 200", code)
 	}
 	select {
 	case err := <-ts.done:
@@ -475,6 +455,29 @@ func TestRunServeDrainsOnSIGTERM(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	sigterm := func() {
+		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+			t.Fatalf("send SIGTERM: %v", err)
+		}
+	}
+	if code := halfSentRequest(t, addr, sigterm); code != 200 {
+		t.Errorf("in-flight request during SIGTERM: status %d, want 200", code)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("runServe after SIGTERM: %v, want nil (exit 0)", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("runServe did not return after SIGTERM")
+	}
+}
+
+// halfSentRequest sends an auth request for private-a to addr with only the
+// first bytes of its body, calls interrupt, sends the rest, and returns the
+// status of the response.
+func halfSentRequest(t *testing.T, addr string, interrupt func()) int {
+	t.Helper()
 	body := "socket_id=1.1&channel_name=private-a"
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -485,9 +488,7 @@ func TestRunServeDrainsOnSIGTERM(t *testing.T) {
 		sessionToken(t, "u1"), len(body), body[:10])
 	time.Sleep(100 * time.Millisecond)
 
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatalf("send SIGTERM: %v", err)
-	}
+	interrupt()
 	time.Sleep(200 * time.Millisecond)
 	if _, err := io.WriteString(conn, body[10:]); err != nil {
 		t.Fatalf("write rest of body: %v", err)
@@ -497,15 +498,5 @@ func TestRunServeDrainsOnSIGTERM(t *testing.T) {
 		t.Fatalf("read response of in-flight request: %v", err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("in-flight request during SIGTERM: status %d, want 200", resp.StatusCode)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("runServe after SIGTERM: %v, want nil (exit 0)", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("runServe did not return after SIGTERM")
-	}
+	return resp.StatusCode
 }

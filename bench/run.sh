@@ -15,7 +15,7 @@ trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "
 go build -o "$tmp/pusher-authd" .
 go build -o "$tmp/load" ./bench/load
 # Port 0 picks a free port, and the "listening" log line contains it, so the
-# load can never hit another process that holds a fixed port.
+# load can never hit another process that uses a fixed port.
 PUSHER_AUTHD_LOG_FORMAT=json PUSHER_AUTHD_LOG_LEVEL=info \
   "$tmp/pusher-authd" serve --listen 127.0.0.1:0 2>"$tmp/service.log" &
 pid=$!

@@ -1,5 +1,5 @@
-// Package channel validates Pusher channel names and socket ids and tells a
-// channel's kind from its name prefix.
+// Package channel validates Pusher channel names and socket ids and derives
+// a channel's kind from its name prefix.
 package channel
 
 import (

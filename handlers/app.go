@@ -8,7 +8,7 @@ import (
 	"github.com/pusher-authd/pusher-authd/signer"
 )
 
-// App is everything needed to answer for one Pusher app. An App is never
+// App is everything needed to serve one Pusher app. An App is never
 // changed after it is built, so a request keeps the one it started with.
 type App struct {
 	Name     string
@@ -21,7 +21,7 @@ type App struct {
 // (for example 404 for an unknown app).
 type AppResolver func(c echo.Context) (*App, error)
 
-// StaticApp returns a resolver that always answers app.
+// StaticApp returns a resolver that always returns app.
 func StaticApp(app *App) AppResolver {
 	return func(echo.Context) (*App, error) { return app, nil }
 }

@@ -121,7 +121,7 @@ func parseJSON(body []byte) (*authRequest, error) {
 }
 
 // jsonField returns a field's value as a string. socket_id and channel_name
-// must be JSON strings; a param may also be a number or boolean, which is
+// must be JSON strings. A param may also be a number or boolean, which is
 // kept as its JSON text, as pusher-js would stringify it.
 func jsonField(name string, raw json.RawMessage) (string, error) {
 	var v any

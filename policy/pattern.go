@@ -14,8 +14,8 @@ const namePart = `[-a-zA-Z0-9_=@,.;]`
 
 var identifier = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// reservedNames are the CEL variables every rule sees and the words CEL
-// reserves; a capture may not take one of them.
+// reservedNames are the CEL variables of every rule and the words CEL
+// reserves. A capture may not take one of them.
 var reservedNames = map[string]bool{
 	"claims": true, "channel": true, "socket_id": true, "params": true, "captures": true,
 	"in": true, "as": true, "break": true, "const": true, "continue": true, "else": true,

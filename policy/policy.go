@@ -51,7 +51,7 @@ type RuleSpec struct {
 	Member  *MemberSpec `mapstructure:"member"`
 }
 
-// MemberSpec holds the CEL expressions that build a presence member.
+// MemberSpec contains the CEL expressions that build a presence member.
 type MemberSpec struct {
 	// UserID defaults to claims.sub.
 	UserID string `mapstructure:"user_id"`
@@ -59,7 +59,7 @@ type MemberSpec struct {
 	UserInfo string `mapstructure:"user_info"`
 }
 
-// SignInSpec holds the CEL expressions that build user_data for pusher.signin().
+// SignInSpec contains the CEL expressions that build user_data for pusher.signin().
 type SignInSpec struct {
 	// When, if set, must hold for sign-in to be allowed.
 	When string `mapstructure:"when"`
@@ -137,7 +137,7 @@ type Decision struct {
 	UserData *UserData
 }
 
-// Engine holds the compiled rules; it is safe for concurrent use.
+// Engine contains the compiled rules. It is safe for concurrent use.
 type Engine struct {
 	rules  []rule
 	signIn signIn
@@ -302,11 +302,11 @@ func (e *Engine) Decide(ctx context.Context, in Input) Decision {
 		}
 		vars := variables(in, captures)
 		if r.when != nil {
-			holds, err := evalBool(ctx, r.when, vars)
+			matched, err := evalBool(ctx, r.when, vars)
 			if err != nil {
 				return Decision{Rule: r.name, Reason: ReasonConditionError, Detail: "when: " + evalFailure(err)}
 			}
-			if !holds {
+			if !matched {
 				continue
 			}
 		}
@@ -355,11 +355,11 @@ func (e *Engine) SignIn(ctx context.Context, in Input) Decision {
 	s := &e.signIn
 	vars := variables(in, nil)
 	if s.when != nil {
-		holds, err := evalBool(ctx, s.when, vars)
+		allowed, err := evalBool(ctx, s.when, vars)
 		if err != nil {
 			return Decision{Rule: "signin", Reason: ReasonConditionError, Detail: "signin.when: " + evalFailure(err)}
 		}
-		if !holds {
+		if !allowed {
 			return Decision{Rule: "signin", Reason: ReasonSignInCondition}
 		}
 	}

@@ -43,7 +43,7 @@ type Error struct {
 	// decides the WWW-Authenticate error attribute.
 	TokenSent bool
 	// Unavailable marks a failure on our side (keys could not be fetched),
-	// answered with 503, not 401.
+	// which gets 503, not 401.
 	Unavailable bool
 	// RetryAfter, with Unavailable, is when a retry may succeed.
 	RetryAfter time.Duration

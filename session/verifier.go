@@ -286,7 +286,7 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 				v.reused = append(v.reused, prev)
 			default:
 				// Same source, other JWKS settings: the old key set
-				// answers until the new one has fetched.
+				// verifies tokens until the new one has fetched.
 				iss.remote.lean(prev)
 				v.remotes = append(v.remotes, iss.remote)
 			}
@@ -332,8 +332,8 @@ func New(spec Spec, opts ...Option) (*Verifier, error) {
 	return v, nil
 }
 
-// remote returns this verifier's key set from the same source as want, and
-// whether it is also fetched the same way; nil when there is none.
+// remote returns this verifier's key set from the same source as want, or
+// nil. The bool reports whether it is also fetched the same way.
 func (v *Verifier) remote(want *remoteKeys) (*remoteKeys, bool) {
 	if v == nil {
 		return nil, false
